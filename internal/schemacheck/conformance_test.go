@@ -1,0 +1,197 @@
+package schemacheck_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	// The generated packages linked here are checked once more as compiled Go
+	// descriptors (TestGeneratedConformance). TestConformance needs no list: it builds
+	// every file under proto/, so a new service is checked as soon as its .proto exists.
+	_ "github.com/gokentik/kentik/gen/kentik/core/v202303"
+	_ "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+
+	"github.com/gokentik/kentik/internal/schemacheck"
+)
+
+// referencePath finds Kentik's published schema beside the checkout, or "" when absent.
+func referencePath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("KENTIK_SCHEMA_REFERENCE"); p != "" {
+		return p
+	}
+	_, here, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(here), schemacheck.ReferencePath)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+func loadReference(t *testing.T) map[string]schemacheck.File {
+	t.Helper()
+	p := referencePath(t)
+	if p == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Kentik's reference schema (shared/kentik-api-v6/descriptor.json) is missing; CI must have it")
+		}
+		t.Skip("Kentik's reference schema is not beside this checkout (../shared/kentik-api-v6/descriptor.json); set KENTIK_SCHEMA_REFERENCE to check the wire contract")
+	}
+	ref, err := schemacheck.LoadReference(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// repoRoot is the checkout this test file sits in.
+func repoRoot() string {
+	_, here, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(here), "..", "..")
+}
+
+// buildProjectImage compiles proto/ with the project's pinned buf, exactly as
+// `make generate` sees it, and returns every kentik/ file of the image. Building from
+// the sources (not from linked Go packages) means a new service is checked as soon as
+// its .proto file exists.
+func buildProjectImage(t *testing.T) map[string]schemacheck.File {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "image.json")
+	cmd := exec.Command("go", "tool", "-modfile=tools/go.mod", "buf", "build", "--exclude-source-info", "-o", out)
+	cmd.Dir = repoRoot()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("buf build: %v\n%s", err, msg)
+	}
+	all, err := schemacheck.LoadReference(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]schemacheck.File{}
+	for name, f := range all {
+		if strings.HasPrefix(name, "kentik/") {
+			files[name] = f
+		}
+	}
+	return files
+}
+
+func compare(t *testing.T, ref map[string]schemacheck.File, path string, got schemacheck.File) {
+	t.Helper()
+	want, ok := ref[path]
+	if !ok {
+		t.Fatalf("%s is not in Kentik's published schema", path)
+	}
+	if d := schemacheck.Diff(want, got); len(d) > 0 {
+		t.Errorf("%d differences from Kentik's schema:\n  %s", len(d), strings.Join(d, "\n  "))
+	}
+}
+
+// TestConformance compares every kentik/ file of the project's schema, as buf compiles
+// it, with Kentik's published descriptor, field by field.
+func TestConformance(t *testing.T) {
+	ref := loadReference(t)
+	files := buildProjectImage(t)
+	if _, ok := files["kentik/interface/v202108alpha1/interface.proto"]; !ok {
+		t.Fatalf("the project's schema has no kentik/interface/v202108alpha1/interface.proto (got %d kentik files)", len(files))
+	}
+	for path, got := range files {
+		t.Run(path, func(t *testing.T) { compare(t, ref, path, got) })
+	}
+}
+
+// TestGeneratedConformance does the same for the descriptors compiled into gen/, which
+// is what goes on the wire from Go.
+func TestGeneratedConformance(t *testing.T) {
+	ref := loadReference(t)
+	n := 0
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		path := fd.Path()
+		if !strings.HasPrefix(path, "kentik/") {
+			return true
+		}
+		n++
+		t.Run(path, func(t *testing.T) {
+			got, err := schemacheck.FromDescriptor(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, ref, path, got)
+		})
+		return true
+	})
+	if n < 2 {
+		t.Fatalf("only %d generated kentik files are linked into this test", n)
+	}
+}
+
+// TestInterfaceServiceShape pins the facts every other package relies on, so a broken
+// reference file or a silent skip cannot hide a missing service.
+func TestInterfaceServiceShape(t *testing.T) {
+	fd, err := protoregistry.GlobalFiles.FindDescriptorByName("kentik.interface.v202108alpha1.InterfaceService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := fd.(protoreflect.ServiceDescriptor)
+	want := []string{"ManualClassify", "ListInterface", "GetInterface", "CreateInterface", "UpdateInterface", "DeleteInterface"}
+	if sd.Methods().Len() != len(want) {
+		t.Fatalf("InterfaceService has %d methods, want %d", sd.Methods().Len(), len(want))
+	}
+	for i, name := range want {
+		if got := string(sd.Methods().Get(i).Name()); got != name {
+			t.Errorf("method %d = %s, want %s", i, got, name)
+		}
+	}
+}
+
+// TestDiffReportsAlterations proves the comparison can fail: each alteration of a copy of
+// the reference must be reported.
+func TestDiffReportsAlterations(t *testing.T) {
+	ref := loadReference(t)
+	const path = "kentik/interface/v202108alpha1/interface.proto"
+	alterations := []struct {
+		name   string
+		alter  func(f schemacheck.File)
+		expect string
+	}{
+		{"field number", func(f schemacheck.File) { field(f, "Interface", "provider")["number"] = 99.0 }, "messageType[Interface].field[provider].number: want 15, got 99"},
+		{"field type", func(f schemacheck.File) { field(f, "Interface", "snmp_speed")["type"] = "TYPE_INT64" }, "field[snmp_speed].type"},
+		{"field label", func(f schemacheck.File) {
+			field(f, "ManualClassifyRequest", "interface_ids")["label"] = "LABEL_OPTIONAL"
+		}, "field[interface_ids].label"},
+		{"json name", func(f schemacheck.File) { field(f, "Interface", "device_id")["jsonName"] = "device_id" }, "field[device_id].jsonName"},
+		{"renamed method", func(f schemacheck.File) { method(f, "ManualClassify")["name"] = "ManualClassify2" }, "method[ManualClassify]: missing"},
+		{"streaming", func(f schemacheck.File) { method(f, "ListInterface")["serverStreaming"] = true }, "method[ListInterface].serverStreaming: unexpected"},
+		{"http binding", func(f schemacheck.File) {
+			method(f, "GetInterface")["options"].(map[string]any)["[google.api.http]"] = map[string]any{"get": "/interface/v202108alpha1/interface/{id}"}
+		}, "[google.api.http].get"},
+		{"method scope", func(f schemacheck.File) {
+			method(f, "DeleteInterface")["options"].(map[string]any)["[kentik.core.v202303.method_scope]"] = "admin.interface:read"
+		}, "method_scope]"},
+		{"enum value", func(f schemacheck.File) {
+			enumValue(f, "ConnectivityType", "CONNECTIVITY_TYPE_TRANSIT")["number"] = 16.0
+		}, "value[CONNECTIVITY_TYPE_TRANSIT].number"},
+		{"reserved range", func(f schemacheck.File) { message(f, "Interface")["reservedRange"] = []any{} }, "reservedRange"},
+		{"extra message", func(f schemacheck.File) {
+			f["messageType"] = append(f["messageType"].([]any), map[string]any{"name": "Extra"})
+		}, "messageType[Extra]: unexpected"},
+	}
+	for _, a := range alterations {
+		t.Run(a.name, func(t *testing.T) {
+			copyOf := cloneFile(t, ref[path])
+			a.alter(copyOf)
+			d := schemacheck.Diff(ref[path], copyOf)
+			if len(d) == 0 {
+				t.Fatalf("alteration %q was not reported", a.name)
+			}
+			if !strings.Contains(strings.Join(d, "\n"), a.expect) {
+				t.Errorf("alteration %q: differences do not mention %q:\n%s", a.name, a.expect, strings.Join(d, "\n"))
+			}
+		})
+	}
+}
