@@ -1,0 +1,161 @@
+package client
+
+import (
+	"crypto/tls"
+	"log/slog"
+
+	"google.golang.org/grpc"
+
+	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+// Option configures New. Options are applied in order; a later one overrides
+// an earlier one of the same kind.
+type Option interface {
+	apply(*settings)
+}
+
+type optionFunc func(*settings)
+
+func (f optionFunc) apply(s *settings) { f(s) }
+
+// RetryPolicy says which calls are retried and how (see interceptors.RetryPolicy).
+type RetryPolicy = interceptors.RetryPolicy
+
+// RetryEvent describes a retry about to start (see interceptors.RetryEvent).
+type RetryEvent = interceptors.RetryEvent
+
+type settings struct {
+	region     string
+	endpoint   string
+	creds      *interceptors.Credentials
+	tlsConfig  *tls.Config
+	plaintext  bool
+	policy     *ratelimit.Policy
+	limiter    ratelimit.Limiter
+	retry      *RetryPolicy
+	logger     *slog.Logger
+	dialOpts   []grpc.DialOption
+	userAgent  string
+	onRetry    []func(RetryEvent)
+	conn       grpc.ClientConnInterface
+	getenv     func(string) string
+	maxRecvMsg int
+}
+
+// WithRegion picks Kentik's region: "us" (grpc.api.kentik.com:443, the default)
+// or "eu" (grpc.api.kentik.eu:443). Case does not matter; anything else makes
+// New fail.
+func WithRegion(region string) Option {
+	return optionFunc(func(s *settings) { s.region = region })
+}
+
+// WithEndpoint sets the gRPC endpoint as HOST:PORT (or any grpc target such as
+// "dns:///host:port"), overriding the region's.
+func WithEndpoint(hostPort string) Option {
+	return optionFunc(func(s *settings) { s.endpoint = hostPort })
+}
+
+// WithCredentials sets the email and API token sent on every call. Without it
+// New reads KENTIK_EMAIL and KENTIK_API_TOKEN, then KTAPI_AUTH_EMAIL and
+// KTAPI_AUTH_TOKEN.
+func WithCredentials(c interceptors.Credentials) Option {
+	return optionFunc(func(s *settings) { s.creds = &c })
+}
+
+// WithTLSConfig sets the TLS configuration (it is cloned). The default is the
+// system's roots with TLS 1.2 or later.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return optionFunc(func(s *settings) {
+		if cfg != nil {
+			cfg = cfg.Clone()
+		}
+		s.tlsConfig = cfg
+	})
+}
+
+// WithPlaintext connects without TLS. New accepts it only when the endpoint's
+// host is a loopback address (127.0.0.0/8, ::1 or "localhost"), such as a local
+// fake, and refuses it otherwise before anything is dialled: the API token
+// never travels in clear text over a network.
+func WithPlaintext() Option {
+	return optionFunc(func(s *settings) { s.plaintext = true })
+}
+
+// WithRateLimit sets the rate-limit policy. The default is ratelimit.Admin, the
+// row of Kentik's published table that applies to v6 admin services such as
+// InterfaceService. The limiter is shared, through ratelimit.Shared, by every
+// client of the same endpoint and email in the process, since Kentik counts
+// per account. Use ratelimit.Off to let calls through unpaced (server pushback
+// is still honoured).
+func WithRateLimit(p ratelimit.Policy) Option {
+	return optionFunc(func(s *settings) { s.policy = &p })
+}
+
+// WithLimiter plugs in a limiter of your own (for example one shared between
+// machines), replacing the policy's. If it implements ratelimit.Pusher it is
+// told about server pushback.
+func WithLimiter(l ratelimit.Limiter) Option {
+	return optionFunc(func(s *settings) { s.limiter = l })
+}
+
+// WithRetry sets the retry policy; zero fields take the defaults of
+// interceptors.DefaultRetryPolicy. RetryPolicy{MaxAttempts: 1} or WithoutRetry
+// disables retries.
+func WithRetry(p RetryPolicy) Option {
+	return optionFunc(func(s *settings) { s.retry = &p })
+}
+
+// WithoutRetry makes every call a single attempt.
+func WithoutRetry() Option { return WithRetry(interceptors.NoRetry) }
+
+// WithOnRetry adds a function called before each retry attempt (for example to
+// count retries in a batch job). It runs on the calling goroutine and must be
+// quick and safe for concurrent use.
+func WithOnRetry(f func(RetryEvent)) Option {
+	return optionFunc(func(s *settings) {
+		if f != nil {
+			s.onRetry = append(s.onRetry, f)
+		}
+	})
+}
+
+// WithLogger logs every finished call (method, code, duration, attempts; never
+// payloads, metadata or the token) and every retry (at Debug) through l. By
+// default nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(s *settings) { s.logger = l })
+}
+
+// WithDialOptions adds grpc dial options, applied after the client's own (so
+// they can override them). Ignored with WithConn.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return optionFunc(func(s *settings) { s.dialOpts = append(s.dialOpts, opts...) })
+}
+
+// WithUserAgent adds extra to the user agent, after "kentik-go/VERSION".
+func WithUserAgent(extra string) Option {
+	return optionFunc(func(s *settings) { s.userAgent = extra })
+}
+
+// WithConn makes the client use conn instead of dialling one. The caller owns
+// conn: Close does not close it. The client's interceptors (retry, rate limit,
+// logging, typed errors) still apply, and the credentials are added to each
+// call's metadata by an interceptor. With WithConn the credentials are
+// optional (conn may carry its own); the endpoint, TLS, plaintext and dial
+// options are not used.
+func WithConn(conn grpc.ClientConnInterface) Option {
+	return optionFunc(func(s *settings) { s.conn = conn })
+}
+
+// WithMaxRecvMsgSize sets the largest response accepted, in bytes (default
+// 64 MiB: a ListInterface of a large network is far beyond grpc's 4 MiB).
+func WithMaxRecvMsgSize(n int) Option {
+	return optionFunc(func(s *settings) { s.maxRecvMsg = n })
+}
+
+// withGetenv replaces os.Getenv (tests).
+func withGetenv(f func(string) string) Option {
+	return optionFunc(func(s *settings) { s.getenv = f })
+}

@@ -1,0 +1,226 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+var fastRetry = RetryPolicy{MaxAttempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+
+// retryConn dials s with retry outside rate limit outside auth, as the client
+// chains them, and records the retry events.
+func retryConn(t *testing.T, s *testServer, p RetryPolicy, l ratelimit.Limiter) (*grpc.ClientConn, func() []RetryEvent) {
+	var mu sync.Mutex
+	var events []RetryEvent
+	p.OnRetry = func(e RetryEvent) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}
+	cc := dial(t, s.addr,
+		grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(p), RateLimitUnaryClientInterceptor(l)),
+		grpc.WithChainStreamInterceptor(RetryStreamClientInterceptor(p), RateLimitStreamClientInterceptor(l)),
+		grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(testCreds)))
+	return cc, func() []RetryEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]RetryEvent(nil), events...)
+	}
+}
+
+func TestRetryUnavailableToSuccess(t *testing.T) {
+	s := startServer(t, nil)
+	s.setFail(func(_ context.Context, n int64) error {
+		if n <= 2 {
+			return status.Error(codes.Unavailable, "down")
+		}
+		return nil
+	})
+	l := &stubLimiter{}
+	cc, events := retryConn(t, s, fastRetry, l)
+	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("server saw %d attempts, want 3", n)
+	}
+	if l.acquired.Load() != 3 || l.released.Load() != 3 {
+		t.Fatalf("limiter: %d acquired, %d released: want a slot per attempt", l.acquired.Load(), l.released.Load())
+	}
+	ev := events()
+	if len(ev) != 2 || ev[0].Attempt != 2 || ev[1].Attempt != 3 || ev[0].Code != codes.Unavailable ||
+		ev[0].Method != "/kentik.interface.v202108alpha1.InterfaceService/GetInterface" {
+		t.Fatalf("events = %+v", ev)
+	}
+	mds, _ := s.recorded()
+	for _, md := range mds {
+		checkAuthMD(t, md)
+	}
+}
+
+func TestRetryBounded(t *testing.T) {
+	s := startServer(t, nil)
+	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	cc, _ := retryConn(t, s, fastRetry, nil)
+	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+	if status.Code(err) != codes.Unavailable || s.calls.Load() != 4 {
+		t.Fatalf("err %v after %d attempts, want Unavailable after 4", err, s.calls.Load())
+	}
+}
+
+func TestRetryNotRetried(t *testing.T) {
+	for _, c := range []codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument, codes.NotFound, codes.Internal, codes.FailedPrecondition} {
+		s := startServer(t, nil)
+		s.setFail(func(context.Context, int64) error { return status.Error(c, "no") })
+		cc, _ := retryConn(t, s, fastRetry, nil)
+		_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+		if status.Code(err) != c || s.calls.Load() != 1 {
+			t.Errorf("%v: err %v after %d attempts, want 1", c, err, s.calls.Load())
+		}
+	}
+}
+
+func TestRetryCreateOnlyOnResourceExhausted(t *testing.T) {
+	s := startServer(t, nil)
+	cc, _ := retryConn(t, s, fastRetry, nil)
+	ic := ifacev1.NewInterfaceServiceClient(cc)
+	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	if _, err := ic.CreateInterface(context.Background(), &ifacev1.CreateInterfaceRequest{}); status.Code(err) != codes.Unavailable || s.calls.Load() != 1 {
+		t.Fatalf("Create on UNAVAILABLE: %v after %d attempts, want 1", err, s.calls.Load())
+	}
+	s.setFail(func(_ context.Context, n int64) error {
+		if n == 2 {
+			return status.Error(codes.ResourceExhausted, "slow down")
+		}
+		return nil
+	})
+	if _, err := ic.CreateInterface(context.Background(), &ifacev1.CreateInterfaceRequest{}); err != nil || s.calls.Load() != 3 {
+		t.Fatalf("Create on RESOURCE_EXHAUSTED: %v after %d calls in all, want 3", err, s.calls.Load())
+	}
+}
+
+func TestRetryHonoursRetryInfo(t *testing.T) {
+	s := startServer(t, nil)
+	s.setFail(func(_ context.Context, n int64) error {
+		if n == 1 {
+			return retryInfoErr(codes.ResourceExhausted, 200*time.Millisecond)
+		}
+		return nil
+	})
+	cc, _ := retryConn(t, s, fastRetry, ratelimit.New(ratelimit.Off))
+	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, at := s.recorded()
+	if len(at) != 2 {
+		t.Fatalf("%d attempts", len(at))
+	}
+	if gap := at[1].Sub(at[0]); gap < 200*time.Millisecond {
+		t.Fatalf("retried after %v, before the server's 200ms", gap)
+	}
+}
+
+func TestRetryDeadline(t *testing.T) {
+	s := startServer(t, nil)
+	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	cc, _ := retryConn(t, s, RetryPolicy{MaxAttempts: 10, Initial: time.Second, Max: time.Second, Jitter: -1}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{})
+	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("err %v after %v", err, time.Since(start))
+	}
+}
+
+func TestRetryLimiterErrorNotRetried(t *testing.T) {
+	s := startServer(t, nil)
+	l := &stubLimiter{err: errors.New("quota store says no")}
+	cc, events := retryConn(t, s, fastRetry, l)
+	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+	if !errors.Is(err, ratelimit.ErrLimited) || len(events()) != 0 {
+		t.Fatalf("err %v, %d retries", err, len(events()))
+	}
+}
+
+func TestRetryDisabled(t *testing.T) {
+	s := startServer(t, nil)
+	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	cc, _ := retryConn(t, s, NoRetry, nil)
+	_, _ = ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+	if s.calls.Load() != 1 {
+		t.Fatalf("%d attempts with NoRetry", s.calls.Load())
+	}
+}
+
+func TestRetryStream(t *testing.T) {
+	s := startServer(t, nil)
+	cc, _ := retryConn(t, s, fastRetry, &stubLimiter{})
+	// Fails before any message: retried, metadata on every attempt.
+	s.setFail(func(_ context.Context, n int64) error {
+		if n == 1 {
+			return status.Error(codes.Unavailable, "down")
+		}
+		return nil
+	})
+	ids, err := recvAll(context.Background(), cc, "a")
+	if err != nil || len(ids) != 3 || s.calls.Load() != 2 {
+		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.calls.Load())
+	}
+	mds, _ := s.recorded()
+	for _, md := range mds {
+		checkAuthMD(t, md)
+	}
+	// Fails after a message was received: not restarted (no duplicates).
+	s.mu.Lock()
+	s.streamBeforeFail = 1
+	s.mu.Unlock()
+	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	before := s.calls.Load()
+	ids, err = recvAll(context.Background(), cc, "b")
+	if status.Code(err) != codes.Unavailable || len(ids) != 1 || s.calls.Load() != before+1 {
+		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.calls.Load()-before)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	p := RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: -1}
+	for attempt, want := range map[int]time.Duration{1: 0, 2: 100 * time.Millisecond, 3: 300 * time.Millisecond, 4: 900 * time.Millisecond, 5: time.Second, 60: time.Second} {
+		if got := p.Backoff(attempt); got != want {
+			t.Errorf("Backoff(%d) = %v, want %v", attempt, got, want)
+		}
+	}
+	p.Jitter = 0.5
+	for range 100 {
+		if d := p.Backoff(2); d < 50*time.Millisecond || d > 150*time.Millisecond {
+			t.Fatalf("jittered backoff %v out of range", d)
+		}
+	}
+	if d := (RetryPolicy{}).Backoff(1000); d > 12*time.Second {
+		t.Fatalf("uncapped: %v", d)
+	}
+}
+
+func TestDefaultIdempotent(t *testing.T) {
+	for m, want := range map[string]bool{
+		"/kentik.interface.v202108alpha1.InterfaceService/CreateInterface": false,
+		"/kentik.interface.v202108alpha1.InterfaceService/ManualClassify":  true,
+		"/kentik.interface.v202108alpha1.InterfaceService/UpdateInterface": true,
+		"/kentik.interface.v202108alpha1.InterfaceService/DeleteInterface": true,
+		"": true,
+	} {
+		if DefaultIdempotent(m) != want {
+			t.Errorf("DefaultIdempotent(%q) != %v", m, want)
+		}
+	}
+}
