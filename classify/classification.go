@@ -1,0 +1,189 @@
+package classify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gokentik/kentik/enums"
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+)
+
+// Format is the syntax of a plan file.
+type Format int
+
+// Plan formats. FormatAuto looks at the first byte that is not blank (nor a UTF-8 byte
+// order mark): '{' means JSON lines, anything else CSV.
+const (
+	FormatAuto Format = iota
+	FormatCSV
+	FormatJSONL
+)
+
+// String returns "auto", "csv" or "jsonl".
+func (f Format) String() string {
+	switch f {
+	case FormatCSV:
+		return "csv"
+	case FormatJSONL:
+		return "jsonl"
+	case FormatAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// ParseFormat parses "auto" (or ""), "csv" or "jsonl" (also "json" and "ndjson"), in any
+// case.
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return FormatAuto, nil
+	case "csv":
+		return FormatCSV, nil
+	case "jsonl", "json", "ndjson":
+		return FormatJSONL, nil
+	}
+	return FormatAuto, fmt.Errorf("classify: unknown plan format %q (want csv, jsonl or auto)", s)
+}
+
+// Classification is what one ManualClassify request sets on every interface it names.
+// It is comparable, so it can key a map.
+type Classification struct {
+	ConnectivityType ifacev1.ConnectivityType
+	NetworkBoundary  ifacev1.NetworkBoundary
+	Provider         string
+}
+
+// String renders c as "connectivity/boundary/provider" with short lower-case enum names,
+// e.g. "transit/external/Acme"; an empty provider is shown as "-".
+func (c Classification) String() string {
+	p := c.Provider
+	if p == "" {
+		p = "-"
+	}
+	return enums.ConnectivityTypeName(c.ConnectivityType) + "/" + enums.NetworkBoundaryName(c.NetworkBoundary) + "/" + p
+}
+
+// Request returns the ManualClassify request that sets c on ids.
+func (c Classification) Request(ids []string) *ifacev1.ManualClassifyRequest {
+	return &ifacev1.ManualClassifyRequest{
+		InterfaceIds:     ids,
+		ConnectivityType: c.ConnectivityType,
+		NetworkBoundary:  c.NetworkBoundary,
+		Provider:         c.Provider,
+	}
+}
+
+// Matches reports whether the interface carries exactly the classification c.
+func (c Classification) Matches(in *ifacev1.Interface) bool {
+	return in.GetConnectivityType() == c.ConnectivityType &&
+		in.GetNetworkBoundary() == c.NetworkBoundary &&
+		in.GetProvider() == c.Provider
+}
+
+// maxIDLen and maxProviderLen bound what one row may hold, so that a corrupt file (a
+// missing quote that swallows the rest of the file into one field) is reported as a bad
+// row instead of being sent. Kentik's interface ids are decimal numbers.
+const (
+	maxIDLen       = 64
+	maxProviderLen = 256
+)
+
+// rowParser validates rows. It remembers how the few distinct enum spellings of a plan
+// parse: the enums parsers allocate on every call, which a million-row plan would feel.
+type rowParser struct {
+	ct map[string]ctResult
+	nb map[string]nbResult
+}
+
+type ctResult struct {
+	v  ifacev1.ConnectivityType
+	ok bool
+}
+
+type nbResult struct {
+	v  ifacev1.NetworkBoundary
+	ok bool
+}
+
+// maxCached bounds each cache (a plan full of garbage must not grow it without end).
+const maxCached = 256
+
+func (rp *rowParser) connectivity(s string) (ifacev1.ConnectivityType, bool) {
+	if r, ok := rp.ct[s]; ok {
+		return r.v, r.ok
+	}
+	v, err := enums.ParseConnectivityType(s)
+	if rp.ct == nil {
+		rp.ct = make(map[string]ctResult)
+	}
+	if len(rp.ct) < maxCached {
+		rp.ct[s] = ctResult{v, err == nil}
+	}
+	return v, err == nil
+}
+
+func (rp *rowParser) boundary(s string) (ifacev1.NetworkBoundary, bool) {
+	if r, ok := rp.nb[s]; ok {
+		return r.v, r.ok
+	}
+	v, err := enums.ParseNetworkBoundary(s)
+	if rp.nb == nil {
+		rp.nb = make(map[string]nbResult)
+	}
+	if len(rp.nb) < maxCached {
+		rp.nb[s] = nbResult{v, err == nil}
+	}
+	return v, err == nil
+}
+
+// parse validates the four raw fields of a row. It returns the reason when the row is
+// bad.
+func (rp *rowParser) parse(id, ct, nb, provider string) (string, Classification, string) {
+	var c Classification
+	id = strings.TrimSpace(id)
+	switch {
+	case id == "":
+		return "", c, "interface_id is empty"
+	case len(id) > maxIDLen:
+		return "", c, fmt.Sprintf("interface_id is %d bytes long (at most %d)", len(id), maxIDLen)
+	case strings.ContainsFunc(id, isSpaceOrControl):
+		return "", c, fmt.Sprintf("interface_id %q contains blanks or control characters", clip(id))
+	}
+	ct = strings.TrimSpace(ct)
+	if ct == "" {
+		return "", c, `connectivity_type is empty (write "unspecified" to clear it on purpose)`
+	}
+	v, ok := rp.connectivity(ct)
+	if !ok {
+		return "", c, fmt.Sprintf("unknown connectivity_type %q", clip(ct))
+	}
+	c.ConnectivityType = v
+	if nb = strings.TrimSpace(nb); nb != "" {
+		b, ok := rp.boundary(nb)
+		if !ok {
+			return "", c, fmt.Sprintf("unknown network_boundary %q", clip(nb))
+		}
+		c.NetworkBoundary = b
+	}
+	c.Provider = strings.TrimSpace(provider)
+	switch {
+	case len(c.Provider) > maxProviderLen:
+		return "", c, fmt.Sprintf("provider is %d bytes long (at most %d)", len(c.Provider), maxProviderLen)
+	case strings.ContainsFunc(c.Provider, isControl):
+		return "", c, fmt.Sprintf("provider %q contains control characters", clip(c.Provider))
+	}
+	return id, c, ""
+}
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func isSpaceOrControl(r rune) bool { return r == ' ' || isControl(r) || r == 0x85 || r == 0xa0 }

@@ -1,0 +1,278 @@
+package classify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ErrJournalMismatch is wrapped by the error returned when a journal was written for
+// another plan or another batch size: resuming from it would skip the wrong interfaces.
+var ErrJournalMismatch = errors.New("classify: the journal belongs to another job")
+
+// journalMagic names the format of a journal; it changes if batch numbering ever does.
+const journalMagic = "kentik-classify-journal/1"
+
+// journalHeader is the first line of a journal.
+type journalHeader struct {
+	Journal    string `json:"journal"`
+	PlanSHA256 string `json:"plan_sha256"`
+	BatchSize  int    `json:"batch_size"`
+	Groups     int    `json:"groups"`
+	Requests   int    `json:"requests"`
+	Interfaces int    `json:"interfaces"`
+	Plan       string `json:"plan,omitempty"`
+	Created    string `json:"created,omitempty"`
+}
+
+// journalAck is one acknowledged batch.
+type journalAck struct {
+	Group int `json:"g"`
+	Seq   int `json:"b"`
+	Count int `json:"n"`
+}
+
+type batchKey struct{ group, seq int }
+
+// journal records acknowledged batches durably: one JSON line per batch, appended and
+// fsynced before the batch counts as done. A rerun with the same plan skips what the
+// journal holds, so a job killed at any point (even with SIGKILL) re-sends at most the
+// batches that were in flight. ManualClassify sets a classification, so re-sending a
+// batch is harmless.
+//
+// The file is:
+//
+//	{"journal":"kentik-classify-journal/1","plan_sha256":"…","batch_size":1000,…}
+//	{"g":0,"b":0,"n":1000}
+//	{"g":2,"b":0,"n":17}
+//
+// A last line cut short by a crash is dropped (and cut off the file before anything is
+// appended); a bad line followed by good ones means the file was damaged otherwise and
+// is refused.
+type journal struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+	done map[batchKey]int
+}
+
+// openJournal opens the journal at path for p, creating it if it does not exist or holds
+// nothing but a torn header. With readOnly it never writes (dry run) and a missing
+// file means nothing is done.
+func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
+	j := &journal{path: path, done: make(map[batchKey]int)}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		data = nil
+	case err != nil:
+		return nil, fmt.Errorf("classify: journal: %w", err)
+	}
+	good, err := j.load(data, p)
+	if err != nil {
+		return nil, err
+	}
+	if readOnly {
+		return j, nil
+	}
+	if good == 0 {
+		return j, j.create(p)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("classify: journal: %w", err)
+	}
+	if good < len(data) {
+		// Cut off the torn last line, so that the next line starts on a line of its own.
+		if err := f.Truncate(int64(good)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("classify: journal: %w", err)
+		}
+	}
+	if _, err := f.Seek(int64(good), 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("classify: journal: %w", err)
+	}
+	if good > 0 && data[good-1] != '\n' {
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("classify: journal: %w", err)
+		}
+	}
+	j.f = f
+	return j, nil
+}
+
+// load parses a journal's contents and returns the length of its good prefix (0 when it
+// has no complete header).
+func (j *journal) load(data []byte, p *Plan) (int, error) {
+	off, lineNo := 0, 0
+	var header *journalHeader
+	for off < len(data) {
+		lineNo++
+		nl := bytes.IndexByte(data[off:], '\n')
+		last := nl < 0
+		var line []byte
+		if last {
+			line = data[off:]
+		} else {
+			line = data[off : off+nl]
+			last = off+nl+1 == len(data)
+		}
+		ok, err := j.line(line, lineNo, &header, p)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			if nl < 0 || last {
+				return off, nil // a torn last line: what was written before it stands
+			}
+			return 0, fmt.Errorf("classify: journal %s:%d: not a journal line; the file is damaged (start a new --journal, or remove the line if you know what it was)", j.path, lineNo)
+		}
+		if nl < 0 {
+			// A complete record without its newline (the crash came between the
+			// two): it stands; openJournal adds the newline.
+			return len(data), nil
+		}
+		off += nl + 1
+	}
+	return off, nil
+}
+
+// line parses one journal line. It reports false for a line that does not parse.
+func (j *journal) line(line []byte, lineNo int, header **journalHeader, p *Plan) (bool, error) {
+	if *header == nil {
+		var h journalHeader
+		if json.Unmarshal(line, &h) != nil || h.Journal != journalMagic {
+			if lineNo == 1 && looksLikeJournalStart(line) {
+				return false, nil
+			}
+			return false, fmt.Errorf("%w: %s is not a kentik classify journal", ErrJournalMismatch, j.path)
+		}
+		if h.PlanSHA256 != p.SHA256 {
+			return false, fmt.Errorf("%w: %s was written for another plan (SHA-256 %.12s…, this plan %.12s…); use the plan it was written for, or a new --journal file", ErrJournalMismatch, j.path, h.PlanSHA256, p.SHA256)
+		}
+		if h.BatchSize != p.BatchSize {
+			return false, fmt.Errorf("%w: %s was written with batch size %d, not %d; rerun with --batch-size %d, or use a new --journal file", ErrJournalMismatch, j.path, h.BatchSize, p.BatchSize, h.BatchSize)
+		}
+		*header = &h
+		return true, nil
+	}
+	var a journalAck
+	if json.Unmarshal(line, &a) != nil {
+		return false, nil
+	}
+	if a.Group < 0 || a.Group >= len(p.groups) || a.Seq < 0 || a.Seq >= p.groups[a.Group].Batches || a.Count != batchLen(p, a.Group, a.Seq) {
+		return false, fmt.Errorf("%w: %s:%d: batch %d of group %d with %d ids is not part of this plan", ErrJournalMismatch, j.path, lineNo, a.Seq, a.Group, a.Count)
+	}
+	j.done[batchKey{a.Group, a.Seq}] = a.Count
+	return true, nil
+}
+
+// looksLikeJournalStart reports whether a torn first line could be the beginning of a
+// journal header (a crash while the journal was being created).
+func looksLikeJournalStart(line []byte) bool {
+	return len(line) == 0 || bytes.HasPrefix([]byte(`{"journal":"`+journalMagic), line) || bytes.HasPrefix(line, []byte(`{"journal":"`+journalMagic))
+}
+
+// batchLen is the number of ids in batch seq of group g.
+func batchLen(p *Plan, g, seq int) int {
+	n := p.groups[g].Interfaces - seq*p.BatchSize
+	return min(n, p.BatchSize)
+}
+
+// create writes a new journal with its header, durably (file and directory entry).
+func (j *journal) create(p *Plan) error {
+	tmp := j.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("classify: journal: %w", err)
+	}
+	h := journalHeader{
+		Journal: journalMagic, PlanSHA256: p.SHA256, BatchSize: p.BatchSize,
+		Groups: len(p.groups), Requests: p.Requests(), Interfaces: p.Interfaces,
+		Plan: p.Name, Created: time.Now().UTC().Format(time.RFC3339),
+	}
+	b, _ := json.Marshal(h)
+	if _, err = f.Write(append(b, '\n')); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, j.path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(j.path))
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("classify: journal: %w", err)
+	}
+	j.f = f
+	return nil
+}
+
+// syncDir makes a new directory entry durable. Some systems cannot sync a directory;
+// that is not an error worth stopping for.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	_ = d.Sync()
+	return nil
+}
+
+// isDone reports whether batch (g, seq) was acknowledged by an earlier run.
+func (j *journal) isDone(g, seq int) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, ok := j.done[batchKey{g, seq}]
+	return ok
+}
+
+// doneCounts returns how many batches and interfaces the journal holds.
+func (j *journal) doneCounts() (batches, interfaces int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, n := range j.done {
+		batches++
+		interfaces += n
+	}
+	return
+}
+
+// record appends an acknowledged batch and syncs it to disk before returning.
+func (j *journal) record(b Batch) error {
+	line, _ := json.Marshal(journalAck{Group: b.Group, Seq: b.Seq, Count: len(b.IDs)})
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("classify: journal is closed")
+	}
+	if _, err := j.f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("classify: journal: %w", err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("classify: journal: %w", err)
+	}
+	j.done[batchKey{b.Group, b.Seq}] = len(b.IDs)
+	return nil
+}
+
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	return err
+}

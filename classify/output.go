@@ -1,0 +1,121 @@
+package classify
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/gokentik/kentik/enums"
+)
+
+// rejectWriter writes rejected rows: CSV plans get their original fields plus a "reason"
+// column (so the file can be corrected and fed back: the extra column is ignored), JSON
+// lines plans get {"line":N,"reason":"...","row":"<the original line>"}.
+type rejectWriter struct {
+	f   *os.File
+	bw  *bufio.Writer
+	csv *csv.Writer // nil for JSON lines
+}
+
+func newRejectWriter(path string, format Format, header []string) (*rejectWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := &rejectWriter{f: f, bw: bufio.NewWriter(f)}
+	if format != FormatJSONL {
+		w.csv = csv.NewWriter(w.bw)
+		if err := w.csv.Write(append(append([]string(nil), header...), "reason")); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *rejectWriter) write(line int, reason string, orig []string) error {
+	reason = fmt.Sprintf("line %d: %s", line, reason)
+	if w.csv != nil {
+		return w.csv.Write(append(orig, reason))
+	}
+	row := ""
+	if len(orig) > 0 {
+		row = orig[0]
+	}
+	b, err := json.Marshal(struct {
+		Line   int    `json:"line"`
+		Reason string `json:"reason"`
+		Row    string `json:"row"`
+	}{line, reason, row})
+	if err != nil {
+		return err
+	}
+	_, err = w.bw.Write(append(b, '\n'))
+	return err
+}
+
+func (w *rejectWriter) close() error {
+	if w.csv != nil {
+		w.csv.Flush()
+	}
+	err := w.bw.Flush()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// failedWriter writes the interfaces of failed batches (and of verification mismatches)
+// as a CSV plan with the classification they should have had, so that the file can be
+// run again as it is. The file is created on the first failure.
+type failedWriter struct {
+	path string
+	f    *os.File
+	w    *csv.Writer
+	n    int
+}
+
+func (w *failedWriter) write(c Classification, ids []string) error {
+	if w.path == "" {
+		w.n += len(ids)
+		return nil
+	}
+	if w.f == nil {
+		f, err := os.Create(w.path)
+		if err != nil {
+			return err
+		}
+		w.f, w.w = f, csv.NewWriter(f)
+		if err := w.w.Write(columns[:]); err != nil {
+			return err
+		}
+	}
+	rec := []string{"", enums.ConnectivityTypeName(c.ConnectivityType), enums.NetworkBoundaryName(c.NetworkBoundary), c.Provider}
+	for _, id := range ids {
+		rec[0] = id
+		if err := w.w.Write(rec); err != nil {
+			return err
+		}
+	}
+	w.n += len(ids)
+	w.w.Flush()
+	return w.w.Error()
+}
+
+func (w *failedWriter) close() error {
+	if w.f == nil {
+		return nil
+	}
+	w.w.Flush()
+	err := w.w.Error()
+	if serr := w.f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	return err
+}

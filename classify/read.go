@@ -1,0 +1,328 @@
+package classify
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Column names of a plan.
+const (
+	colID       = "interface_id"
+	colType     = "connectivity_type"
+	colBoundary = "network_boundary"
+	colProvider = "provider"
+)
+
+var columns = [4]string{colID, colType, colBoundary, colProvider}
+
+// record is one data row as read from the file, before validation.
+type record struct {
+	line   int       // 1-based line on which the row starts
+	fields [4]string // id, connectivity type, network boundary, provider (raw)
+	bad    string    // why the row could not be read at all ("" when it could)
+}
+
+// rowReader reads the data rows of a plan, one at a time, in file order. Both passes
+// read the file through the same reader, so they see the same rows with the same line
+// numbers.
+type rowReader interface {
+	// next returns the next row, io.EOF at the end, or another error when the file
+	// cannot be read (which ends the job: it is not a bad row).
+	next() (record, error)
+	// original returns the current row as it was in the file (CSV: its fields;
+	// JSON lines: the line), for the reject file. The result stays valid after next.
+	original() []string
+}
+
+// bom is the UTF-8 byte order mark some spreadsheet programs write.
+const bom = "\ufeff"
+
+// sniff reads the first non-blank byte of br (after an optional byte order mark)
+// without consuming anything, and returns the format it implies.
+func sniff(br *bufio.Reader) (Format, error) {
+	for n := 1; ; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			if err == io.EOF || err == nil || errors.Is(err, bufio.ErrBufferFull) {
+				return FormatCSV, nil // empty or all blank: the CSV reader reports it
+			}
+			return FormatAuto, err
+		}
+		s := b[n-1:]
+		switch {
+		case n <= 3 && bytes.HasPrefix([]byte(bom), b):
+			continue // still inside a byte order mark
+		case s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n':
+			continue
+		case s[0] == '{':
+			return FormatJSONL, nil
+		default:
+			return FormatCSV, nil
+		}
+	}
+}
+
+// skipBOM drops a leading UTF-8 byte order mark.
+func skipBOM(br *bufio.Reader) {
+	if b, _ := br.Peek(len(bom)); string(b) == bom {
+		_, _ = br.Discard(len(bom))
+	}
+}
+
+// headerError is a file-level problem with a CSV header (it stops the job whatever
+// SkipInvalid says: without a header no row can be read).
+type headerError struct {
+	line   int
+	reason string
+}
+
+func (e *headerError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.reason) }
+
+// csvReader reads CSV plans. The header names the columns; columns may come in any
+// order, and columns other than the four of a plan are ignored (so that a reject file,
+// which carries an extra "reason" column, can be corrected and fed back as it is).
+// Every record must have as many fields as the header.
+type csvReader struct {
+	r      *csv.Reader
+	header []string
+	index  [4]int // position of each of columns in a record
+	fields []string
+	extra  []string // ignored columns, by name
+}
+
+func newCSVReader(br *bufio.Reader) (*csvReader, error) {
+	skipBOM(br)
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = -1 // checked here, with a clearer message
+	r.ReuseRecord = true
+	r.TrimLeadingSpace = true
+	h, err := r.Read()
+	if err == io.EOF {
+		return nil, &headerError{line: 1, reason: "the plan is empty (want a header: " + strings.Join(columns[:], ",") + ")"}
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, &headerError{line: pe.StartLine, reason: "bad CSV header: " + pe.Err.Error()}
+		}
+		return nil, err
+	}
+	line, _ := r.FieldPos(0)
+	c := &csvReader{r: r, header: append([]string(nil), h...), index: [4]int{-1, -1, -1, -1}}
+	seen := map[string]bool{}
+	for i, name := range h {
+		n := strings.ToLower(strings.TrimSpace(name))
+		if seen[n] {
+			return nil, &headerError{line: line, reason: fmt.Sprintf("column %q appears twice in the header", n)}
+		}
+		seen[n] = true
+		known := false
+		for k, col := range columns {
+			if n == col {
+				c.index[k], known = i, true
+			}
+		}
+		if !known {
+			c.extra = append(c.extra, name)
+		}
+	}
+	var missing []string
+	for k, col := range columns {
+		if c.index[k] < 0 {
+			missing = append(missing, col)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &headerError{line: line, reason: fmt.Sprintf("the header lacks %s (want the columns %s, in any order; got %q)",
+			strings.Join(missing, ", "), strings.Join(columns[:], ","), clip(strings.Join(h, ",")))}
+	}
+	return c, nil
+}
+
+func (c *csvReader) next() (record, error) {
+	rec, err := c.r.Read()
+	c.fields = rec
+	if err == io.EOF {
+		return record{}, io.EOF
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			c.fields = nil
+			return record{line: pe.StartLine, bad: "bad CSV: " + pe.Err.Error()}, nil
+		}
+		return record{}, err
+	}
+	line, _ := c.r.FieldPos(0)
+	if len(rec) != len(c.header) {
+		return record{line: line, bad: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(c.header))}, nil
+	}
+	var r record
+	r.line = line
+	for k := range columns {
+		r.fields[k] = rec[c.index[k]]
+	}
+	return r, nil
+}
+
+func (c *csvReader) original() []string { return append([]string(nil), c.fields...) }
+
+// maxJSONLine bounds one JSON line; no plan row comes anywhere near it.
+const maxJSONLine = 64 << 10
+
+// jsonlReader reads JSON-lines plans: one object per line with the keys interface_id,
+// connectivity_type, network_boundary and provider (matched case-insensitively); a
+// missing key or null means empty. Unlike CSV, where a misspelt column is caught by the
+// header check, a misspelt key could only go unnoticed, so keys other than these four are
+// an error. interface_id may be a string or a whole number. Blank lines are skipped.
+type jsonlReader struct {
+	br   *bufio.Reader
+	line int
+	text []byte // the current line, without its end
+}
+
+func newJSONLReader(br *bufio.Reader) *jsonlReader {
+	skipBOM(br)
+	return &jsonlReader{br: br}
+}
+
+type jsonRow struct {
+	InterfaceID      json.RawMessage `json:"interface_id"`
+	ConnectivityType json.RawMessage `json:"connectivity_type"`
+	NetworkBoundary  json.RawMessage `json:"network_boundary"`
+	Provider         json.RawMessage `json:"provider"`
+}
+
+func (j *jsonlReader) next() (record, error) {
+	for {
+		text, tooLong, err := j.readLine()
+		if err != nil {
+			return record{}, err
+		}
+		j.line++
+		j.text = text
+		if tooLong {
+			return record{line: j.line, bad: fmt.Sprintf("line is longer than %d bytes", maxJSONLine)}, nil
+		}
+		t := bytes.TrimSpace(text)
+		if len(t) == 0 {
+			continue
+		}
+		return parseJSONRow(j.line, t), nil
+	}
+}
+
+// readLine returns the next line without its end, io.EOF when there is none. A line
+// longer than maxJSONLine is consumed and reported as tooLong.
+func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		frag, err := j.br.ReadSlice('\n')
+		if tooLong || len(buf)+len(frag) > maxJSONLine+1 {
+			tooLong = true
+			buf = buf[:0] // keep memory bounded; the line is reported, not kept
+		} else {
+			buf = append(buf, frag...)
+		}
+		switch {
+		case err == nil:
+			return bytes.TrimRight(buf, "\r\n"), tooLong, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF:
+			if len(buf) == 0 && !tooLong {
+				return nil, false, io.EOF
+			}
+			return bytes.TrimRight(buf, "\r\n"), tooLong, nil
+		default:
+			return nil, false, err
+		}
+	}
+}
+
+func (j *jsonlReader) original() []string { return []string{string(j.text)} }
+
+func parseJSONRow(line int, t []byte) record {
+	r := record{line: line}
+	if t[0] != '{' {
+		r.bad = "not a JSON object"
+		return r
+	}
+	var row jsonRow
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&row); err != nil {
+		r.bad = jsonReason(err)
+		return r
+	}
+	if rest := bytes.TrimSpace(t[dec.InputOffset():]); len(rest) > 0 {
+		r.bad = "text after the JSON object (one object per line)"
+		return r
+	}
+	var bad string
+	if r.fields[0], bad = jsonText(row.InterfaceID, colID, true); bad != "" {
+		r.bad = bad
+		return r
+	}
+	for k, v := range []json.RawMessage{row.ConnectivityType, row.NetworkBoundary, row.Provider} {
+		if r.fields[k+1], bad = jsonText(v, columns[k+1], false); bad != "" {
+			r.bad = bad
+			return r
+		}
+	}
+	return r
+}
+
+// jsonText returns a JSON string value (or, when number is true, a whole number) as
+// text; absent and null are "".
+func jsonText(v json.RawMessage, key string, number bool) (string, string) {
+	if len(v) == 0 || string(v) == "null" {
+		return "", ""
+	}
+	if v[0] == '"' {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", fmt.Sprintf("%s: %v", key, err)
+		}
+		return s, ""
+	}
+	if number && isDigits(v) {
+		return string(v), ""
+	}
+	if number {
+		return "", fmt.Sprintf("%s must be a string or a whole number, got %s", key, clip(string(v)))
+	}
+	return "", fmt.Sprintf("%s must be a string, got %s", key, clip(string(v)))
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// jsonReason turns an encoding/json error into a reason that names the plan's keys
+// rather than Go types.
+func jsonReason(err error) string {
+	msg := err.Error()
+	if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown key " + k + " (want " + strings.Join(columns[:], ", ") + ")"
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s must be an object with string values, got %s", "the row", te.Value)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "invalid JSON: unexpected end of line"
+	}
+	return "invalid JSON: " + strings.TrimPrefix(msg, "json: ")
+}

@@ -1,0 +1,436 @@
+package classify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+// Errors that Run wraps when a job did not classify everything.
+var (
+	// ErrFailed: some batches failed for good (after the client's retries); their rows
+	// are in the failed file.
+	ErrFailed = errors.New("classify: some interfaces could not be classified")
+	// ErrVerify: verification found interfaces that do not carry their planned
+	// classification; their rows are in the failed file.
+	ErrVerify = errors.New("classify: verification found interfaces without their planned classification")
+	// ErrStopped: the server refused the credentials (UNAUTHENTICATED or
+	// PERMISSION_DENIED), so the job stopped at once; nothing else was sent.
+	ErrStopped = errors.New("classify: the job was stopped")
+)
+
+// Runner sends the batches of a Plan with ManualClassify. Pacing and retries are the
+// client's (use a client built with a rate-limit policy); the runner keeps Workers calls
+// outstanding so the client's limiter always has the next request ready, and never sends
+// on its own schedule.
+type Runner struct {
+	// Client sends the requests; required.
+	Client ifacev1.InterfaceServiceClient
+	// Workers is the number of calls in flight; 0 means Policy.Concurrency, or 1 when
+	// the policy has no concurrency cap. More workers than the policy's concurrency
+	// only queue in the limiter.
+	Workers int
+	// Journal, when set, is the journal file that makes the job resumable: batches it
+	// holds are skipped, and each acknowledged batch is added (and synced) at once.
+	Journal string
+	// FailedFile, when set, receives the rows of failed batches and of verification
+	// mismatches, as a CSV plan that can be run again as it is. It is only created
+	// when something failed.
+	FailedFile string
+	// Verify reads the classifications back after sending (one ListInterface per
+	// group, filtered by the group's classification) and compares them.
+	Verify bool
+	// Policy is the rate-limit policy the client enforces; the runner uses it only
+	// for the ETA and to compare the achieved rate with the policy's.
+	Policy ratelimit.Policy
+	// Progress, when set, is called after every batch (from one goroutine at a time).
+	Progress func(Progress)
+	// Retries, when set, returns how many retries the client made so far (read at
+	// the start and at the end; the summary reports the difference).
+	Retries func() int64
+	// Logger receives a warning per failed batch; nil means none.
+	Logger *slog.Logger
+	// CallOptions are added to every ManualClassify and ListInterface call.
+	CallOptions []grpc.CallOption
+	// CallTimeout, when positive, bounds each call, the client's rate-limit wait and
+	// retries included; a call that runs out of time fails its batch (the others go
+	// on). With steady pacing the wait is about one MinInterval, so the CLI's 30 s
+	// default only catches a server that stopped answering.
+	CallTimeout time.Duration
+}
+
+// callCtx applies CallTimeout.
+func (r *Runner) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.CallTimeout > 0 {
+		return context.WithTimeout(ctx, r.CallTimeout)
+	}
+	return ctx, func() {}
+}
+
+// Progress is a snapshot of a running job.
+type Progress struct {
+	Interfaces    int           // interfaces in the plan
+	Done          int           // classified, including those an earlier run journaled
+	Failed        int           // interfaces in failed batches
+	Requests      int           // ManualClassify requests completed in this run
+	TotalRequests int           // requests this run has to make (plan minus journal)
+	Elapsed       time.Duration // since the run started
+	Rate          float64       // requests per second so far
+	ETA           time.Duration // estimated time left (0 when unknown or done)
+	Final         bool          // the last report
+}
+
+// Summary is what a run did. Its JSON form is what `kentik interfaces classify -o json`
+// prints.
+type Summary struct {
+	Plan       string `json:"plan"`
+	PlanSHA256 string `json:"plan_sha256"`
+	Format     string `json:"format"`
+	DryRun     bool   `json:"dry_run,omitempty"`
+
+	Rows       int `json:"rows"`
+	Interfaces int `json:"interfaces"`
+	Duplicates int `json:"duplicates"`
+	Rejected   int `json:"rejected"`
+	Groups     int `json:"groups"`
+	BatchSize  int `json:"batch_size"`
+	Requests   int `json:"requests_planned"`
+
+	AlreadyDone   int    `json:"already_done"`    // interfaces an earlier run journaled
+	Classified    int    `json:"classified"`      // interfaces acknowledged in this run
+	Failed        int    `json:"failed"`          // interfaces in failed batches
+	FailedBatches int    `json:"failed_batches"`  //
+	Remaining     int    `json:"remaining"`       // not sent (stopped or interrupted)
+	Sent          int    `json:"requests_sent"`   // ManualClassify requests completed
+	Retries       *int64 `json:"retries"`         // retries the client made; nil (null) when Runner.Retries is not set
+	Resumed       int    `json:"batches_skipped"` // batches skipped thanks to the journal
+	FailedFile    string `json:"failed_file,omitempty"`
+
+	Verified       int `json:"verified,omitempty"`
+	Mismatched     int `json:"mismatched,omitempty"`
+	VerifyRequests int `json:"verify_requests,omitempty"`
+
+	Elapsed      time.Duration `json:"-"`
+	ElapsedSec   float64       `json:"elapsed_seconds"`
+	Rate         float64       `json:"request_rate"`               // ManualClassify requests per second while sending
+	PolicyRate   float64       `json:"policy_request_rate"`        // the policy's hard-limit rate (1/MinInterval); 0 without limit
+	RateRatio    float64       `json:"rate_ratio,omitempty"`       // Rate / PolicyRate
+	BestRate     float64       `json:"policy_best_rate,omitempty"` // the most the policy allows for this many requests, soft delays included (see Estimate)
+	BestRatio    float64       `json:"best_rate_ratio,omitempty"`  // Rate / BestRate
+	Policy       string        `json:"policy"`
+	Estimated    time.Duration `json:"-"`
+	EstimatedSec float64       `json:"estimated_seconds,omitempty"` // dry run: the least time the policy allows
+	Error        string        `json:"error,omitempty"`
+}
+
+// fatal reports whether a ManualClassify error must stop the whole job: the server
+// refused the credentials, so every other batch would fail the same way.
+func fatal(err error) bool {
+	switch status.Code(err) {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return true
+	}
+	return false
+}
+
+func (r *Runner) workers() int {
+	switch {
+	case r.Workers > 0:
+		return r.Workers
+	case r.Policy.Concurrency > 0:
+		return r.Policy.Concurrency
+	}
+	return 1
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Runner) newSummary(p *Plan) *Summary {
+	s := &Summary{
+		Plan: p.Name, PlanSHA256: p.SHA256, Format: p.Format.String(),
+		Rows: p.Rows, Interfaces: p.Interfaces, Duplicates: p.Duplicates, Rejected: p.Rejected,
+		Groups: len(p.Groups), BatchSize: p.BatchSize, Requests: p.Requests(),
+		Policy: r.Policy.String(),
+	}
+	if iv := r.Policy.MinInterval(); iv > 0 {
+		s.PolicyRate = float64(time.Second) / float64(iv)
+	}
+	return s
+}
+
+// DryRun reports what Run would do without sending anything: the plan's counts, what a
+// journal (if set; read, never written) says is done already, and the least time the
+// policy allows for the remaining requests (see Estimate).
+func (r *Runner) DryRun(ctx context.Context, p *Plan) (*Summary, error) {
+	s := r.newSummary(p)
+	s.DryRun = true
+	left := s.Requests
+	if r.Journal != "" {
+		j, err := openJournal(r.Journal, p, true)
+		if err != nil {
+			return s, err
+		}
+		s.Resumed, s.AlreadyDone = j.doneCounts()
+		left -= s.Resumed
+	}
+	s.Remaining = s.Interfaces - s.AlreadyDone
+	s.Estimated = Estimate(r.Policy, left, 0)
+	s.EstimatedSec = s.Estimated.Seconds()
+	return s, ctx.Err()
+}
+
+// Run sends the plan's batches and returns what happened. The Summary is never nil. The
+// error is nil only when every interface of the plan is classified (and, with Verify,
+// confirmed); otherwise it wraps ErrFailed, ErrVerify, ErrStopped (credentials refused),
+// ErrJournalMismatch, ErrPlanChanged, or the context's error when the job was
+// interrupted (rerun with the same journal to finish it).
+func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
+	s := r.newSummary(p)
+	if r.Client == nil {
+		return s, errors.New("classify: Runner.Client is nil")
+	}
+	start := time.Now()
+	var retries0 int64
+	if r.Retries != nil {
+		retries0 = r.Retries()
+	}
+	var j *journal
+	if r.Journal != "" {
+		var err error
+		if j, err = openJournal(r.Journal, p, false); err != nil {
+			return s, err
+		}
+		defer j.close()
+		s.Resumed, s.AlreadyDone = j.doneCounts()
+	}
+	fw := &failedWriter{path: r.FailedFile}
+	defer fw.close()
+
+	st := &runState{r: r, s: s, p: p, j: j, fw: fw, start: start, failedKeys: map[batchKey]bool{}}
+	st.total = s.Requests - s.Resumed
+	err := st.send(ctx)
+
+	s.Remaining = s.Interfaces - s.AlreadyDone - s.Classified - s.Failed
+	if err == nil && r.Verify {
+		err = st.verify(ctx)
+	}
+	if cerr := fw.close(); cerr != nil && err == nil {
+		err = fmt.Errorf("classify: writing the failed file: %w", cerr)
+	}
+	if fw.n > 0 && r.FailedFile != "" {
+		s.FailedFile = r.FailedFile
+	}
+	if err == nil && s.Failed > 0 {
+		err = fmt.Errorf("%w: %d interface%s in %d batch%s%s", ErrFailed, s.Failed, plural(s.Failed), s.FailedBatches, pluralES(s.FailedBatches), r.failedHint())
+	}
+	if err == nil && s.Mismatched > 0 {
+		err = fmt.Errorf("%w: %d interface%s%s", ErrVerify, s.Mismatched, plural(s.Mismatched), r.failedHint())
+	}
+	if err == nil && s.Remaining > 0 {
+		err = fmt.Errorf("classify: %d interfaces were not sent", s.Remaining)
+	}
+	if r.Retries != nil {
+		n := r.Retries() - retries0
+		s.Retries = &n
+	}
+	s.Elapsed = time.Since(start)
+	s.ElapsedSec = s.Elapsed.Seconds()
+	if !st.firstStart.IsZero() && s.Sent > 0 {
+		if span := st.lastEnd.Sub(st.firstStart); span > 0 {
+			s.Rate = float64(s.Sent) / span.Seconds()
+		}
+	}
+	if s.PolicyRate > 0 {
+		s.RateRatio = s.Rate / s.PolicyRate
+	}
+	if s.Sent > 1 {
+		if best := Estimate(r.Policy, s.Sent, 0); best > 0 {
+			s.BestRate = float64(s.Sent) / best.Seconds()
+			s.BestRatio = s.Rate / s.BestRate
+		}
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	if r.Progress != nil {
+		pr := st.progress()
+		pr.Final = true
+		r.Progress(pr)
+	}
+	return s, err
+}
+
+func (r *Runner) failedHint() string {
+	if r.FailedFile == "" {
+		return ""
+	}
+	return "; their rows are in " + r.FailedFile + " (run it as a plan to retry them)"
+}
+
+func pluralES(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "es"
+}
+
+// runState is one Run's bookkeeping.
+type runState struct {
+	r     *Runner
+	s     *Summary
+	p     *Plan
+	j     *journal
+	fw    *failedWriter
+	start time.Time
+	total int // requests to make in this run
+
+	mu         sync.Mutex // guards the fields below and s's counters while sending
+	firstStart time.Time
+	lastEnd    time.Time
+	failedKeys map[batchKey]bool
+}
+
+// send runs the producer (pass 2 over the plan) and the workers.
+func (st *runState) send(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	r := st.r
+	n := r.workers()
+	ch := make(chan Batch, n) // one batch ready per worker keeps the limiter fed
+	var prodErr error
+	go func() {
+		defer close(ch)
+		prodErr = st.p.Batches(ctx, func(b Batch) error {
+			if st.j != nil && st.j.isDone(b.Group, b.Seq) {
+				return nil
+			}
+			select {
+			case ch <- b:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		})
+		if prodErr != nil {
+			cancel(prodErr)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range ch {
+				if ctx.Err() != nil {
+					continue // drain: the job is stopping
+				}
+				st.one(ctx, cancel, b)
+			}
+		}()
+	}
+	wg.Wait()
+	if parent.Err() != nil {
+		return fmt.Errorf("classify: interrupted: %w", context.Cause(parent))
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		return cause // credentials refused, journal or failed file unwritable, plan changed
+	}
+	return prodErr
+}
+
+// one sends a batch and books the outcome.
+func (st *runState) one(ctx context.Context, cancel context.CancelCauseFunc, b Batch) {
+	r := st.r
+	t0 := time.Now()
+	st.mu.Lock()
+	if st.firstStart.IsZero() {
+		st.firstStart = t0
+	}
+	st.mu.Unlock()
+	cctx, done := r.callCtx(ctx)
+	_, err := r.Client.ManualClassify(cctx, b.Request(b.IDs), r.CallOptions...)
+	done()
+	t1 := time.Now()
+	if err != nil && ctx.Err() != nil {
+		return // interrupted: the batch stays unsent (and unjournaled)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.lastEnd = t1
+	st.s.Sent++
+	switch {
+	case err == nil:
+		if st.j != nil {
+			if jerr := st.j.record(b); jerr != nil {
+				st.s.Sent--
+				cancel(jerr)
+				return
+			}
+		}
+		st.s.Classified += len(b.IDs)
+	case fatal(err):
+		st.s.Sent--
+		cancel(fmt.Errorf("%w: %w", ErrStopped, err))
+		return
+	default:
+		st.s.Failed += len(b.IDs)
+		st.s.FailedBatches++
+		st.failedKeys[batchKey{b.Group, b.Seq}] = true
+		r.logger().Warn("batch failed", "group", b.Classification.String(), "batch", b.Seq, "interfaces", len(b.IDs), "err", err)
+		if ferr := st.fw.write(b.Classification, b.IDs); ferr != nil {
+			cancel(fmt.Errorf("classify: writing the failed file: %w", ferr))
+			return
+		}
+	}
+	if r.Progress != nil {
+		r.Progress(st.progressLocked())
+	}
+}
+
+func (st *runState) progress() Progress {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.progressLocked()
+}
+
+func (st *runState) progressLocked() Progress {
+	s := st.s
+	pr := Progress{
+		Interfaces:    s.Interfaces,
+		Done:          s.AlreadyDone + s.Classified,
+		Failed:        s.Failed,
+		Requests:      s.Sent,
+		TotalRequests: st.total,
+		Elapsed:       time.Since(st.start),
+	}
+	if !st.firstStart.IsZero() && s.Sent > 0 {
+		span := st.lastEnd.Sub(st.firstStart)
+		if span > 0 {
+			pr.Rate = float64(s.Sent) / span.Seconds()
+		}
+	}
+	left := st.total - s.Sent
+	if left > 0 {
+		per := st.r.Policy.MinInterval()
+		if pr.Rate > 0 {
+			per = max(per, time.Duration(float64(time.Second)/pr.Rate))
+		}
+		pr.ETA = time.Duration(left) * per
+	}
+	return pr
+}

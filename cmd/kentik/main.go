@@ -1,0 +1,19 @@
+// Command kentik manages Kentik interfaces, tenants and bulk classification jobs from a
+// terminal, and runs a local fake of Kentik for tests and demos. Run `kentik --help`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gokentik/kentik/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,297 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/gokentik/kentik/classify"
+	"github.com/gokentik/kentik/client"
+)
+
+// interfacesSubs are the subcommands of `kentik interfaces` that live in files of their
+// own; interfaces.go adds them to the group command.
+var interfacesSubs []func(*Globals) *cobra.Command
+
+// registerInterfacesSub adds a subcommand of `kentik interfaces`; called from init
+// functions.
+func registerInterfacesSub(f func(*Globals) *cobra.Command) {
+	interfacesSubs = append(interfacesSubs, f)
+}
+
+func init() { registerInterfacesSub(newClassifyCmd) }
+
+type classifyFlags struct {
+	file        string
+	format      string
+	batchSize   int
+	skipInvalid bool
+	rejectFile  string
+	journal     string
+	dryRun      bool
+	verify      bool
+	failedFile  string
+}
+
+func newClassifyCmd(g *Globals) *cobra.Command {
+	var o classifyFlags
+	cmd := &cobra.Command{
+		Use:   "classify --file PLAN",
+		Short: "Classify many interfaces from a plan file, inside Kentik's rate limits, resumably",
+		Long: `Apply a classification plan with ManualClassify: rows with the same classification are
+grouped and sent in batches of at most --batch-size ids, the fewest requests possible, as
+fast as the rate-limit policy (--rate-limit, default admin) allows and never faster.
+
+The plan is CSV with the header interface_id,connectivity_type,network_boundary,provider
+(columns in any order, other columns ignored) or JSON lines with those keys. Enum values
+are accepted in any case, with or without their prefix: transit, TRANSIT,
+CONNECTIVITY_TYPE_TRANSIT, paid-pni. An empty network_boundary or provider means none; an
+empty connectivity_type is an error (write "unspecified" to clear it on purpose). A row
+that repeats an earlier one is dropped; the same interface with two classifications is
+an error.
+
+The whole plan is checked before anything is sent: with bad rows nothing is sent and
+each is named by line, unless --skip-invalid (the bad rows then go to --reject-file,
+PLAN.rejected by default, with a reason column).
+
+With --journal every acknowledged batch is recorded on disk at once; run the same command
+again after a crash or Ctrl-C and only what was not acknowledged is sent. Batches that
+fail after the client's retries do not stop the others; their rows are written to
+--failed-file (PLAN.failed by default), itself a plan you can run again. Refused
+credentials stop the job at once. The exit code is 1 when anything was not classified.`,
+		Example: `  kentik interfaces classify --file plan.csv --dry-run
+  kentik interfaces classify --file plan.csv --journal plan.journal --verify
+  kentik interfaces classify --file plan.failed
+  generate-plan | kentik interfaces classify --file - --format jsonl -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runClassify(cmd.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "the plan: a CSV or JSON-lines file, or - for stdin (required)")
+	f.StringVar(&o.format, "format", "auto", "plan format: csv, jsonl or auto (a first non-blank '{' means jsonl)")
+	f.IntVar(&o.batchSize, "batch-size", classify.DefaultBatchSize, "most interface ids per ManualClassify request")
+	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "send the good rows of a plan with bad rows (bad rows go to --reject-file)")
+	f.StringVar(&o.rejectFile, "reject-file", "", "where --skip-invalid writes the bad rows (default PLAN.rejected)")
+	f.StringVar(&o.journal, "journal", "", "journal file that makes the job resumable (created if missing)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "show the groups, requests and the time the policy implies; send nothing")
+	f.BoolVar(&o.verify, "verify", false, "read the classifications back (one ListInterface per group) and compare")
+	f.StringVar(&o.failedFile, "failed-file", "", "where the rows of failed batches go, as a plan (default PLAN.failed)")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+// defaultBeside names a file next to the plan, or in the working directory for stdin.
+func defaultBeside(plan, suffix string) string {
+	if plan == "-" {
+		return "kentik-classify" + suffix
+	}
+	return plan + suffix
+}
+
+func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
+	format, err := classify.ParseFormat(o.format)
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("--format: %w", err)}
+	}
+	if o.batchSize <= 0 {
+		return usagef("--batch-size %d: want a positive number", o.batchSize)
+	}
+	if o.rejectFile != "" && !o.skipInvalid {
+		return usagef("--reject-file needs --skip-invalid (without it a plan with bad rows is refused whole)")
+	}
+	if o.skipInvalid && o.rejectFile == "" {
+		o.rejectFile = defaultBeside(o.file, ".rejected")
+	}
+	if o.failedFile == "" {
+		o.failedFile = defaultBeside(o.file, ".failed")
+	}
+	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile}
+	var plan *classify.Plan
+	if o.file == "-" {
+		plan, err = classify.LoadReader(ctx, "-", g.Stdin, opts)
+	} else {
+		plan, err = classify.Load(ctx, o.file, opts)
+	}
+	if err != nil {
+		return err
+	}
+	defer plan.Close()
+	if len(plan.IgnoredColumns) > 0 {
+		g.Logger.Info("ignoring plan columns", "columns", strings.Join(plan.IgnoredColumns, ","))
+	}
+	if plan.Rejected > 0 {
+		fmt.Fprintf(g.Stderr, "classify: %d bad row%s skipped, written to %s:\n", plan.Rejected, plural(plan.Rejected), o.rejectFile)
+		for _, e := range plan.Errors {
+			fmt.Fprintf(g.Stderr, "  %s\n", e)
+		}
+		if n := plan.Rejected - len(plan.Errors); n > 0 {
+			fmt.Fprintf(g.Stderr, "  and %d more\n", n)
+		}
+	}
+	policy := g.Policy()
+	r := &classify.Runner{
+		Journal:     o.journal,
+		FailedFile:  o.failedFile,
+		Verify:      o.verify,
+		Policy:      policy,
+		Logger:      g.Logger,
+		CallTimeout: g.Timeout,
+	}
+	if o.dryRun {
+		s, err := r.DryRun(ctx, plan)
+		if err != nil {
+			return err
+		}
+		if g.JSON() {
+			return writeClassifyJSON(g.Stdout, s, plan)
+		}
+		printPlan(g.Stdout, plan)
+		printSummary(g.Stdout, s)
+		return nil
+	}
+
+	var retries atomic.Int64
+	c, err := g.dialGRPC(ctx, client.WithOnRetry(func(client.RetryEvent) { retries.Add(1) }))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r.Client = c.Interfaces()
+	r.Retries = retries.Load
+	pp := classify.NewProgressPrinter(g.Stderr, isTerminal(g.Stderr))
+	r.Progress = pp.Report
+	fmt.Fprintf(g.Stderr, "classify: %d interfaces in %d groups, %d requests of at most %d ids; policy %s (at least %s)\n",
+		plan.Interfaces, len(plan.Groups), plan.Requests(), plan.BatchSize, policy, classify.Estimate(policy, plan.Requests(), 0).Round(time.Second))
+	s, runErr := r.Run(ctx, plan)
+	if g.JSON() {
+		if err := writeClassifyJSON(g.Stdout, s, nil); err != nil && runErr == nil {
+			runErr = err
+		}
+	} else {
+		printSummary(g.Stdout, s)
+	}
+	if runErr != nil && ctx.Err() != nil && o.journal != "" {
+		return fmt.Errorf("%w; run the same command again to resume from %s", runErr, o.journal)
+	}
+	if runErr != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w; use --journal next time to make the job resumable", runErr)
+	}
+	return runErr
+}
+
+// isTerminal reports whether w is a terminal (progress then redraws one line).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// writeClassifyJSON prints the summary (and, for a dry run, the groups) as one JSON
+// document.
+func writeClassifyJSON(w io.Writer, s *classify.Summary, plan *classify.Plan) error {
+	type group struct {
+		ConnectivityType string `json:"connectivity_type"`
+		NetworkBoundary  string `json:"network_boundary"`
+		Provider         string `json:"provider"`
+		Interfaces       int    `json:"interfaces"`
+		Requests         int    `json:"requests"`
+	}
+	doc := struct {
+		*classify.Summary
+		PlanGroups []group `json:"plan_groups,omitempty"`
+	}{Summary: s}
+	if plan != nil {
+		for _, g := range plan.Groups {
+			doc.PlanGroups = append(doc.PlanGroups, group{
+				ConnectivityType: g.ConnectivityType.String(), NetworkBoundary: g.NetworkBoundary.String(),
+				Provider: g.Provider, Interfaces: g.Interfaces, Requests: g.Batches,
+			})
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// printPlan prints the groups of a plan as a table.
+func printPlan(w io.Writer, p *classify.Plan) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tCLASSIFICATION\tINTERFACES\tREQUESTS")
+	for _, g := range p.Groups {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\n", g.Index, g.Classification, g.Interfaces, g.Batches)
+	}
+	fmt.Fprintf(tw, "total\t\t%d\t%d\n", p.Interfaces, p.Requests())
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// printSummary prints what a run (or a dry run) did.
+func printSummary(w io.Writer, s *classify.Summary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	row("plan", "%s (%s, sha256 %.12s)", s.Plan, s.Format, s.PlanSHA256)
+	row("rows", "%d: %d interfaces, %d duplicates dropped, %d rejected", s.Rows, s.Interfaces, s.Duplicates, s.Rejected)
+	row("groups", "%d, batch size %d, %d requests planned", s.Groups, s.BatchSize, s.Requests)
+	if s.DryRun {
+		if s.AlreadyDone > 0 {
+			row("journal", "%d interfaces in %d batches already done", s.AlreadyDone, s.Resumed)
+		}
+		row("policy", "%s", s.Policy)
+		if s.PolicyRate > 0 {
+			row("time", "at least %s for %d requests (hard limit %.2f req/s; soft-limit delays included)",
+				s.Estimated.Round(time.Second), s.Requests-s.Resumed, s.PolicyRate)
+		} else {
+			row("time", "no limit")
+		}
+		row("sent", "nothing (dry run)")
+		tw.Flush()
+		return
+	}
+	row("classified", "%d (%d already done by the journal, %d batches skipped)", s.Classified, s.AlreadyDone, s.Resumed)
+	if s.Retries != nil {
+		row("requests", "%d sent, %d retries", s.Sent, *s.Retries)
+	} else {
+		row("requests", "%d sent (retries not counted)", s.Sent)
+	}
+	if s.Failed > 0 || s.FailedBatches > 0 {
+		row("failed", "%d interfaces in %d batches", s.Failed, s.FailedBatches)
+	}
+	if s.Remaining > 0 {
+		row("not sent", "%d interfaces", s.Remaining)
+	}
+	if s.VerifyRequests > 0 {
+		row("verified", "%d confirmed, %d mismatched (%d ListInterface requests)", s.Verified, s.Mismatched, s.VerifyRequests)
+	}
+	if s.FailedFile != "" {
+		row("failed file", "%s", s.FailedFile)
+	}
+	row("elapsed", "%s", s.Elapsed.Round(10*time.Millisecond))
+	switch {
+	case s.PolicyRate > 0 && s.BestRate > 0:
+		row("rate", "%.2f req/s: %.0f%% of the hard limit (%.2f req/s), %.0f%% of the most the soft-limit delays allow (%.2f req/s)",
+			s.Rate, 100*s.RateRatio, s.PolicyRate, 100*s.BestRatio, s.BestRate)
+	case s.PolicyRate > 0:
+		row("rate", "%.2f req/s: %.0f%% of the hard limit (%.2f req/s)", s.Rate, 100*s.RateRatio, s.PolicyRate)
+	default:
+		row("rate", "%.2f req/s", s.Rate)
+	}
+	row("policy", "%s", s.Policy)
+	tw.Flush()
+}

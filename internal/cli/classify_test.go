@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/kentiktest"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+// classifyPolicy is the admin policy at 100x compressed time: quick tests that still
+// pace.
+var classifyPolicy = ratelimit.Admin.Scale(100)
+
+// runKentik runs the kentik command with env as the whole environment.
+func runKentik(t *testing.T, env map[string]string, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, stdin, &out, &errb, func(k string) string { return env[k] })
+	return code, out.String(), errb.String()
+}
+
+// startClassifyFake starts kentiktest with n interfaces and returns it with the
+// environment that points the command at it.
+func startClassifyFake(t *testing.T, n int) (*kentiktest.Server, map[string]string) {
+	t.Helper()
+	srv := kentiktest.Start(t, kentiktest.WithInterfaces(n, 3), kentiktest.WithPolicy(classifyPolicy))
+	c := srv.Credentials()
+	return srv, map[string]string{
+		"KENTIK_GRPC_ENDPOINT": srv.GRPCAddr(),
+		"KENTIK_EMAIL":         c.Email,
+		"KENTIK_API_TOKEN":     c.Token,
+		"KENTIK_RATE_LIMIT":    classifyPolicy.String(),
+	}
+}
+
+// writeClassifyPlan writes a CSV plan for ids, alternating two groups.
+func writeClassifyPlan(t *testing.T, ids []string) string {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("interface_id,connectivity_type,network_boundary,provider\n")
+	for i, id := range ids {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "%s,transit,external,Acme\n", id)
+		} else {
+			fmt.Fprintf(&b, "%s,IX,,DE-CIX\n", id)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "plan.csv")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestClassifyCommand(t *testing.T) {
+	srv, env := startClassifyFake(t, 400)
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	journal := filepath.Join(t.TempDir(), "journal")
+	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify",
+		"--file", plan, "--batch-size", "20", "--journal", journal, "--verify")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var s struct {
+		Classified     int     `json:"classified"`
+		Sent           int     `json:"requests_sent"`
+		Requests       int     `json:"requests_planned"`
+		Verified       int     `json:"verified"`
+		VerifyRequests int     `json:"verify_requests"`
+		Rate           float64 `json:"request_rate"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if s.Classified != 400 || s.Sent != 20 || s.Requests != 20 || s.Verified != 400 || s.VerifyRequests != 2 {
+		t.Errorf("summary %+v", s)
+	}
+	in, _ := srv.Interface(srv.InterfaceIDs()[1])
+	if in.GetConnectivityType() != ifacev1.ConnectivityType_CONNECTIVITY_TYPE_IX || in.GetProvider() != "DE-CIX" {
+		t.Errorf("interface: %v", in)
+	}
+	st := srv.Stats()
+	if st.GRPC.Calls["ManualClassify"] != 20 || len(st.GRPC.Rejected) != 0 || st.GRPC.Limits.Exceeded() {
+		t.Errorf("fake: %+v", st.GRPC)
+	}
+	if !strings.Contains(stderr, "400/400 interfaces (100%)") {
+		t.Errorf("no progress on stderr:\n%s", stderr)
+	}
+
+	// Again with the same journal: nothing left to send.
+	code, stdout, stderr = runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "20", "--journal", journal)
+	if code != 0 || srv.Stats().GRPC.Calls["ManualClassify"] != 20 || !strings.Contains(stdout, "400 already done by the journal") {
+		t.Errorf("rerun: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// Another batch size with that journal is refused.
+	code, _, stderr = runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10", "--journal", journal)
+	if code != 1 || !strings.Contains(stderr, "--batch-size 20") {
+		t.Errorf("other batch size: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestClassifyDryRunNeedsNoServer(t *testing.T) {
+	plan := writeClassifyPlan(t, []string{"1", "2", "3", "4", "5"})
+	env := map[string]string{"KENTIK_GRPC_ENDPOINT": "127.0.0.1:1"} // nothing listens there
+	code, stdout, stderr := runKentik(t, env, nil, "interfaces", "classify", "--file", plan, "--batch-size", "2", "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"transit/external/Acme", "ix/unspecified/DE-CIX", "total", "3 requests planned", "nothing (dry run)", "policy  admin"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runKentik(t, env, nil, "-o", "json", "interfaces", "classify", "--file", plan, "--batch-size", "2", "--dry-run")
+	var doc struct {
+		DryRun bool `json:"dry_run"`
+		Groups []struct {
+			ConnectivityType string `json:"connectivity_type"`
+			Requests         int    `json:"requests"`
+		} `json:"plan_groups"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 0 || !doc.DryRun || len(doc.Groups) != 2 || doc.Groups[0].Requests != 2 {
+		t.Errorf("json dry run: exit %d, %v\n%s", code, err, stdout)
+	}
+}
+
+func TestClassifyBadPlanSendsNothing(t *testing.T) {
+	srv, env := startClassifyFake(t, 10)
+	ids := srv.InterfaceIDs()
+	plan := "interface_id,connectivity_type,network_boundary,provider\n" + ids[0] + ",transit,,\n" + ids[1] + ",trnsit,,\n,ix,,\n"
+	code, _, stderr := runKentik(t, env, strings.NewReader(plan), "--plaintext", "interfaces", "classify", "--file", "-")
+	if code != 1 || !strings.Contains(stderr, "stdin:3: unknown connectivity_type \"trnsit\"") || !strings.Contains(stderr, "stdin:4: interface_id is empty") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if n := srv.Stats().GRPC.Calls["ManualClassify"]; n != 0 {
+		t.Errorf("%d calls sent for a bad plan", n)
+	}
+	// With --skip-invalid the good row goes, the bad ones land in the reject file.
+	dir := t.TempDir()
+	rej := filepath.Join(dir, "rejected.csv")
+	code, _, stderr = runKentik(t, env, strings.NewReader(plan), "--plaintext", "interfaces", "classify", "--file", "-", "--skip-invalid", "--reject-file", rej)
+	if code != 0 || srv.Stats().GRPC.Calls["ManualClassify"] != 1 || !strings.Contains(stderr, "2 bad rows skipped") {
+		t.Errorf("skip-invalid: exit %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(rej); strings.Count(string(b), "\n") != 3 {
+		t.Errorf("reject file:\n%s", b)
+	}
+}
+
+func TestClassifyFailedBatches(t *testing.T) {
+	srv, env := startClassifyFake(t, 100)
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	if err := srv.FailNext("ManualClassify", 1, codes.InvalidArgument); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	failed := plan + ".failed"
+	if code != 1 || !strings.Contains(stderr, "10 interfaces in 1 batch") || !strings.Contains(stdout, "failed file") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// The failed file is a plan: running it finishes the job.
+	code, _, stderr = runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", failed, "--verify")
+	if code != 0 {
+		t.Errorf("rerun of the failed file: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestClassifyRefusedCredentials(t *testing.T) {
+	srv, env := startClassifyFake(t, 100)
+	env["KENTIK_API_TOKEN"] = "wrong"
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	code, _, stderr := runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	if code != 1 || !strings.Contains(stderr, "stopped") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if n := srv.Stats().GRPC.Calls["ManualClassify"]; n > 1 {
+		t.Errorf("%d calls after the credentials were refused", n)
+	}
+}
+
+func TestClassifyUsage(t *testing.T) {
+	plan := writeClassifyPlan(t, []string{"1"})
+	for _, args := range [][]string{
+		{"interfaces", "classify"},
+		{"interfaces", "classify", "--file", plan, "--format", "xml"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "0"},
+		{"interfaces", "classify", "--file", plan, "--reject-file", "x"},
+	} {
+		if code, _, stderr := runKentik(t, nil, nil, args...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d\n%s", args, code, ExitUsage, stderr)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gokentik/kentik/client"
+	"github.com/gokentik/kentik/interceptors"
+)
+
+// dialGRPC builds the gRPC client from the resolved global flags: endpoint from
+// --grpc-endpoint or --region, --plaintext (loopback only), the credentials,
+// the --rate-limit policy, and debug logs of every call with -v. Nothing is
+// dialled until the first call. Commands apply --timeout to each call
+// themselves (see callContext).
+// Extra options (e.g. a retry observer) are applied after those.
+func (g *Globals) dialGRPC(ctx context.Context, extra ...client.Option) (*client.Client, error) {
+	opts := []client.Option{
+		client.WithRegion(g.Region),
+		client.WithCredentials(g.Credentials()),
+		client.WithRateLimit(g.Policy()),
+		client.WithUserAgent("kentik-cli"),
+	}
+	if g.GRPCEndpoint != "" {
+		opts = append(opts, client.WithEndpoint(g.GRPCEndpoint))
+	}
+	if g.Plaintext {
+		opts = append(opts, client.WithPlaintext())
+	}
+	if g.Verbose && g.Logger != nil {
+		opts = append(opts, client.WithLogger(g.Logger))
+	}
+	c, err := client.New(ctx, append(opts, extra...)...)
+	switch {
+	case errors.Is(err, client.ErrPlaintextNotLoopback):
+		return nil, &UsageError{Err: err}
+	case errors.Is(err, interceptors.ErrMissingCredentials):
+		return nil, &UsageError{Err: err}
+	case err != nil:
+		return nil, err
+	}
+	return c, nil
+}
+
+// callContext bounds one call by --timeout.
+func (g *Globals) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, g.Timeout)
+}

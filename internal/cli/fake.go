@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gokentik/kentik/kentiktest"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+func init() { register(newFakeCmd) }
+
+// maxFakeInterfaces bounds --interfaces: a million take about 250 MB, ten million about
+// 2.5 GB, which is as far as a laptop should be asked to go.
+const maxFakeInterfaces = 10_000_000
+
+type fakeFlags struct {
+	grpcListen  string
+	httpListen  string
+	interfaces  int
+	seed        int64
+	v5RateLimit string
+	listenAny   bool
+}
+
+func newFakeCmd(g *Globals) *cobra.Command {
+	var o fakeFlags
+	cmd := &cobra.Command{
+		Use:   "fake",
+		Short: "Run a local fake of Kentik (InterfaceService over gRPC, My Kentik tenants over V5 REST)",
+		Long: `Run a local fake of Kentik in the foreground until Ctrl-C or SIGTERM.
+
+The fake serves the v6 InterfaceService over plaintext gRPC (with reflection and health,
+so grpcurl works) and the V5 My Kentik tenant API over HTTP, with seeded interfaces and
+tenants. It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
+KENTIK_API_TOKEN), falling back to the fake's built-in local ones, and enforces
+--rate-limit the way Kentik does: over the limits, RESOURCE_EXHAUSTED or HTTP 429 with a
+retry delay; beyond soft limits, delayed answers.
+
+It listens on loopback only unless --listen-any is given, which also requires your own
+credentials: the built-in token is public.`,
+		Example: `  kentik fake
+  kentik fake --interfaces 1000000 --seed 7 --rate-limit "concurrency=1,60/2s,soft=20/2s:50ms"
+  KENTIK_GRPC_ENDPOINT=127.0.0.1:9090 kentik --plaintext interfaces list`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runFake(cmd.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.grpcListen, "grpc-listen", "127.0.0.1:9090", "address of the gRPC server")
+	f.StringVar(&o.httpListen, "http-listen", "127.0.0.1:8080", "address of the V5 REST server")
+	f.IntVar(&o.interfaces, "interfaces", 1000, "number of interfaces to seed (48 per device)")
+	f.Int64Var(&o.seed, "seed", 1, "seed of the generated interfaces (same seed, same interfaces)")
+	f.StringVar(&o.v5RateLimit, "v5-rate-limit", "", "rate-limit policy of the V5 API (default: the --rate-limit policy)")
+	f.BoolVar(&o.listenAny, "listen-any", false, "allow non-loopback listen addresses (requires --email and --token)")
+	return cmd
+}
+
+// fakeCheckLoopback refuses a listen address that is not a loopback one. An empty host
+// (":9090") listens everywhere and is refused too.
+func fakeCheckLoopback(flag, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--%s %q: want HOST:PORT: %v", flag, addr, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+		return nil
+	}
+	return usagef("--%s %q is not a loopback address; the fake accepts a well-known token, so it listens on 127.0.0.1 or ::1 unless you pass --listen-any (with your own --email and --token)", flag, addr)
+}
+
+func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
+	if o.interfaces < 0 || o.interfaces > maxFakeInterfaces {
+		return usagef("--interfaces %d: want 0 to %d", o.interfaces, maxFakeInterfaces)
+	}
+	customCreds := g.Email != "" && g.Token != ""
+	if o.listenAny {
+		if !customCreds {
+			return usagef("--listen-any needs your own --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN): the fake's built-in token is public")
+		}
+	} else {
+		for _, l := range []struct{ flag, addr string }{{"grpc-listen", o.grpcListen}, {"http-listen", o.httpListen}} {
+			if err := fakeCheckLoopback(l.flag, l.addr); err != nil {
+				return err
+			}
+		}
+	}
+	creds := g.Credentials()
+	if creds.Email == "" {
+		creds.Email = kentiktest.DefaultEmail
+	}
+	defaultToken := creds.Token == ""
+	if defaultToken {
+		creds.Token = kentiktest.DefaultToken
+	}
+	grpcPolicy := g.Policy()
+	v5Policy := grpcPolicy
+	if o.v5RateLimit != "" {
+		p, err := ratelimit.Parse(o.v5RateLimit)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--v5-rate-limit: %w", err)}
+		}
+		v5Policy = p
+	}
+
+	opts := []kentiktest.Option{
+		kentiktest.WithCredentials(creds),
+		kentiktest.WithPolicy(grpcPolicy),
+		kentiktest.WithV5Policy(v5Policy),
+		kentiktest.WithInterfaces(o.interfaces, o.seed),
+		kentiktest.WithGRPCAddr(o.grpcListen),
+		kentiktest.WithHTTPAddr(o.httpListen),
+		kentiktest.WithRequestLog(0), // nobody reads it; don't keep tokens around
+	}
+	if g.Logger != nil {
+		opts = append(opts, kentiktest.WithLogger(g.Logger))
+	}
+	s, err := kentiktest.NewServer(opts...)
+	if err != nil {
+		return fmt.Errorf("starting the fake: %w", err)
+	}
+	defer s.Close()
+
+	printFakeBanner(g.Stdout, s, o, defaultToken)
+	<-ctx.Done()
+	s.Close()
+	fmt.Fprintln(g.Stdout, "kentik fake: stopped")
+	return nil
+}
+
+// describePolicy prints a preset's name with its limits spelled out.
+func describePolicy(p ratelimit.Policy) string {
+	name := p.String()
+	q := p.Scale(1)
+	q.Name = "custom"
+	if list := q.String(); list != name {
+		return name + " (" + list + ")"
+	}
+	return name
+}
+
+// fakeDialable turns a listen address into one a client can dial: an unspecified host
+// (0.0.0.0, ::) becomes the loopback address.
+func fakeDialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
+		if a.Is4() {
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+		return net.JoinHostPort("::1", port)
+	}
+	return addr
+}
+
+func printFakeBanner(w io.Writer, s *kentiktest.Server, o fakeFlags, defaultToken bool) {
+	grpcAddr := fakeDialable(s.GRPCAddr())
+	v5URL := "http://" + fakeDialable(s.HTTPAddr()) + kentiktest.V5Prefix
+	creds := s.Credentials()
+	devices, took := s.Seeded()
+
+	fmt.Fprintln(w, "kentik fake: a local fake of Kentik for tests and demos (not the real service)")
+	fmt.Fprintf(w, "  gRPC InterfaceService  %s  (plaintext; rate limit %s)\n", s.GRPCAddr(), describePolicy(s.Policy()))
+	fmt.Fprintf(w, "  V5 REST API            http://%s%s  (rate limit %s)\n", s.HTTPAddr(), kentiktest.V5Prefix, describePolicy(s.V5Policy()))
+	fmt.Fprintf(w, "  interfaces             %d on %d devices (seed %d, generated in %v)\n", s.NumInterfaces(), devices, o.seed, took.Round(time.Millisecond))
+	tokenShown := creds.Token
+	if defaultToken {
+		fmt.Fprintf(w, "  credentials            email %s, token %s (the fake's built-in local token)\n", creds.Email, creds.Token)
+	} else {
+		tokenShown = "<your token>"
+		fmt.Fprintf(w, "  credentials            email %s, token as given by --token / KENTIK_API_TOKEN\n", creds.Email)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Use it from another terminal:")
+	fmt.Fprintf(w, "  export KENTIK_EMAIL=%s KENTIK_API_TOKEN=%s\n", creds.Email, tokenShown)
+	fmt.Fprintf(w, "  export KENTIK_GRPC_ENDPOINT=%s KENTIK_API_URL=%s\n", grpcAddr, v5URL)
+	fmt.Fprintln(w, "  kentik --plaintext interfaces list")
+	fmt.Fprintf(w, "  grpcurl -plaintext %s list\n", grpcAddr)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Stop with Ctrl-C.")
+}

@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik/kentiktest"
+)
+
+// fakeOutput is a bytes.Buffer the command writes to while the test reads it.
+type fakeOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *fakeOutput) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *fakeOutput) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runFakeCommand runs `kentik fake args...` until the test ends and returns the gRPC
+// endpoint and V5 URL it printed, and its output.
+func runFakeCommand(t *testing.T, env map[string]string, args ...string) (grpcAddr, v5URL string, out *fakeOutput) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out = &fakeOutput{}
+	var errOut fakeOutput
+	code := make(chan int, 1)
+	args = append([]string{"fake", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, args...)
+	go func() {
+		code <- run(ctx, args, strings.NewReader(""), out, &errOut, func(k string) string { return env[k] })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case c := <-code:
+			if c != ExitOK {
+				t.Errorf("kentik fake exited %d: %s", c, errOut.String())
+			}
+			if !strings.Contains(out.String(), "kentik fake: stopped") {
+				t.Errorf("no stop message in %q", out.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("kentik fake did not stop after its context was cancelled")
+		}
+	})
+	re := regexp.MustCompile(`KENTIK_GRPC_ENDPOINT=(\S+) KENTIK_API_URL=(\S+)`)
+	for i := 0; i < 1000; i++ {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1], m[2], out
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("kentik fake exited %d early: %s%s", c, out.String(), errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("kentik fake printed no endpoint: %q", out.String())
+	return "", "", nil
+}
+
+func fakeListInterfaces(t *testing.T, addr string, c interceptors.Credentials) (*ifacev1.ListInterfaceResponse, error) {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, interceptors.MetadataEmail, c.Email, interceptors.MetadataToken, c.Token)
+	return ifacev1.NewInterfaceServiceClient(cc).ListInterface(ctx, &ifacev1.ListInterfaceRequest{})
+}
+
+func TestFakeDefaults(t *testing.T) {
+	addr, v5, out := runFakeCommand(t, nil, "--interfaces", "100", "--rate-limit", "off")
+	banner := out.String()
+	for _, want := range []string{kentiktest.DefaultEmail, kentiktest.DefaultToken, "built-in local token", "100 on 3 devices", "kentik --plaintext interfaces list", "rate limit off"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	resp, err := fakeListInterfaces(t, addr, interceptors.Credentials{Email: kentiktest.DefaultEmail, Token: kentiktest.DefaultToken})
+	if err != nil || resp.GetTotalCount() != 100 {
+		t.Fatalf("list: %v %v", resp.GetTotalCount(), err)
+	}
+	req, _ := http.NewRequest("GET", v5+"/mykentik/tenants", nil)
+	req.Header.Set(interceptors.HeaderEmail, kentiktest.DefaultEmail)
+	req.Header.Set(interceptors.HeaderToken, kentiktest.DefaultToken)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	r, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK {
+		t.Errorf("V5 status %d", r.StatusCode)
+	}
+}
+
+func TestFakeCredentialsFromEnvironment(t *testing.T) {
+	env := map[string]string{"KENTIK_EMAIL": "me@example.com", "KENTIK_API_TOKEN": "env-secret-token"}
+	addr, _, out := runFakeCommand(t, env, "--interfaces", "0")
+	if strings.Contains(out.String(), "env-secret-token") {
+		t.Errorf("banner shows the user's token:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "rate limit admin (concurrency=1,") {
+		t.Errorf("banner does not describe the default policy:\n%s", out.String())
+	}
+	if _, err := fakeListInterfaces(t, addr, interceptors.Credentials{Email: kentiktest.DefaultEmail, Token: kentiktest.DefaultToken}); err == nil {
+		t.Error("the default credentials were accepted although others were configured")
+	}
+	if _, err := fakeListInterfaces(t, addr, interceptors.Credentials{Email: "me@example.com", Token: "env-secret-token"}); err != nil {
+		t.Errorf("configured credentials refused: %v", err)
+	}
+}
+
+func TestFakeUsageErrors(t *testing.T) {
+	for name, args := range map[string][]string{
+		"any address":         {"fake", "--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0"},
+		"empty host":          {"fake", "--grpc-listen", "127.0.0.1:0", "--http-listen", ":0"},
+		"no port":             {"fake", "--grpc-listen", "127.0.0.1"},
+		"listen-any defaults": {"fake", "--listen-any", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+		"negative":            {"fake", "--interfaces", "-1"},
+		"bad v5 policy":       {"fake", "--v5-rate-limit", "fast", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+		"argument":            {"fake", "extra"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut, func(string) string { return "" }); code != ExitUsage {
+			t.Errorf("%s: exit %d, want %d (%s)", name, code, ExitUsage, errOut.String())
+		}
+	}
+}
+
+func TestFakeListenAnyWithOwnCredentials(t *testing.T) {
+	env := map[string]string{"KENTIK_EMAIL": "me@example.com", "KENTIK_API_TOKEN": "t0ken"}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stop as soon as it started
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"fake", "--listen-any", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interfaces", "0"},
+		strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
+	if code != ExitOK || !strings.Contains(out.String(), "stopped") {
+		t.Errorf("exit %d: %s %s", code, out.String(), errOut.String())
+	}
+}
+
+func TestFakeDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		"0.0.0.0:9090":   "127.0.0.1:9090",
+		"[::]:9090":      "[::1]:9090",
+		"127.0.0.1:9090": "127.0.0.1:9090",
+		"junk":           "junk",
+	} {
+		if got := fakeDialable(in); got != want {
+			t.Errorf("fakeDialable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,382 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/gokentik/kentik/enums"
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+)
+
+func init() { register(newInterfacesCmd) }
+
+func newInterfacesCmd(g *Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "interfaces",
+		Aliases: []string{"interface", "if"},
+		Short:   "List, show, create, update, delete and classify interfaces (InterfaceService)",
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newInterfacesListCmd(g), newInterfacesGetCmd(g), newInterfacesCreateCmd(g),
+		newInterfacesUpdateCmd(g), newInterfacesDeleteCmd(g))
+	for _, mk := range interfacesSubs {
+		cmd.AddCommand(mk(g))
+	}
+	return cmd
+}
+
+type listFlags struct {
+	text              string
+	deviceIDs         []string
+	connectivityTypes []string
+	boundaries        []string
+	providers         []string
+	speeds            []int32
+	ipTypes           []string
+}
+
+func newInterfacesListCmd(g *Globals) *cobra.Command {
+	var o listFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List interfaces, narrowed by filters",
+		Long: `List the interfaces that match every filter given (ListInterface). A filter that may be
+repeated matches any of its values. Enum values are accepted in any case, with or without
+their prefix: transit, TRANSIT and CONNECTIVITY_TYPE_TRANSIT are the same.
+
+Connectivity types: ` + strings.Join(enums.ConnectivityTypeNames(), ", ") + `
+Network boundaries: ` + strings.Join(enums.NetworkBoundaryNames(), ", ") + `
+IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
+		Example: `  kentik interfaces list --connectivity-type transit --connectivity-type ix
+  kentik interfaces list --device-id 1001 --text uplink -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			filter, err := o.filter()
+			if err != nil {
+				return err
+			}
+			return runInterfacesList(cmd.Context(), g, filter)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.text, "text", "", "text within the interface description or SNMP alias")
+	f.StringSliceVar(&o.deviceIDs, "device-id", nil, "device id (repeatable, or comma-separated)")
+	f.StringSliceVar(&o.connectivityTypes, "connectivity-type", nil, "connectivity type, e.g. transit (repeatable, or comma-separated)")
+	f.StringSliceVar(&o.boundaries, "network-boundary", nil, "network boundary: internal, external, auto or none (repeatable)")
+	f.StringArrayVar(&o.providers, "provider", nil, "provider name (repeatable; commas are part of the name)")
+	f.Int32SliceVar(&o.speeds, "snmp-speed", nil, "interface speed in Mbps (repeatable, or comma-separated)")
+	f.StringSliceVar(&o.ipTypes, "ip-type", nil, "kind of interface address: public, private or unset (repeatable)")
+	return cmd
+}
+
+// filter turns the flags into an InterfaceFilter, or a usage error naming the
+// flag with a bad value.
+func (o listFlags) filter() (*ifacev1.InterfaceFilter, error) {
+	f := &ifacev1.InterfaceFilter{Text: o.text, Providers: o.providers, SnmpSpeeds: o.speeds}
+	for _, id := range o.deviceIDs {
+		if id = strings.TrimSpace(id); id != "" {
+			f.DeviceIds = append(f.DeviceIds, id)
+		}
+	}
+	for _, s := range o.connectivityTypes {
+		v, err := enums.ParseConnectivityType(s)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--connectivity-type: %w", err)}
+		}
+		f.ConnectivityTypes = append(f.ConnectivityTypes, v)
+	}
+	for _, s := range o.boundaries {
+		v, err := enums.ParseNetworkBoundary(s)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--network-boundary: %w", err)}
+		}
+		f.NetworkBoundaries = append(f.NetworkBoundaries, v)
+	}
+	for _, s := range o.ipTypes {
+		v, err := enums.ParseIPFilter(s)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--ip-type: %w", err)}
+		}
+		f.IpTypes = append(f.IpTypes, v)
+	}
+	for _, sp := range o.speeds {
+		if sp < 0 {
+			return nil, usagef("--snmp-speed %d: want a speed in Mbps, 0 or more", sp)
+		}
+	}
+	return f, nil
+}
+
+func runInterfacesList(ctx context.Context, g *Globals, filter *ifacev1.InterfaceFilter) error {
+	c, err := g.dialGRPC(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := g.callContext(ctx)
+	defer cancel()
+	resp, err := c.Interfaces().ListInterface(cctx, &ifacev1.ListInterfaceRequest{Filters: filter})
+	if err != nil {
+		return err
+	}
+	if g.JSON() {
+		return writeProtoJSON(g.Stdout, resp)
+	}
+	rows := make([][]string, 0, len(resp.GetInterfaces()))
+	for _, it := range resp.GetInterfaces() {
+		rows = append(rows, []string{
+			it.GetId(), it.GetDeviceId(), it.GetSnmpId(), it.GetInterfaceDescription(), it.GetSnmpAlias(),
+			it.GetInterfaceIp(), speed(it.GetSnmpSpeed()),
+			classification(enums.ConnectivityTypeName(it.GetConnectivityType())),
+			classification(enums.NetworkBoundaryName(it.GetNetworkBoundary())), it.GetProvider(),
+		})
+	}
+	if err := writeTable(g.Stdout, []string{"ID", "DEVICE", "SNMP", "DESCRIPTION", "ALIAS", "IP", "SPEED", "CONNECTIVITY", "BOUNDARY", "PROVIDER"}, rows); err != nil {
+		return err
+	}
+	// The count goes to stderr so that the table on stdout stays only rows.
+	fmt.Fprintf(g.Stderr, "%d interface%s", len(rows), plural(len(rows)))
+	if tc := int(resp.GetTotalCount()); tc != len(rows) {
+		fmt.Fprintf(g.Stderr, " of %d matching", tc)
+	}
+	if ic := resp.GetInvalidCount(); ic > 0 {
+		fmt.Fprintf(g.Stderr, ", %d invalid", ic)
+	}
+	fmt.Fprintln(g.Stderr)
+	return nil
+}
+
+func speed(mbps int32) string {
+	if mbps == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(mbps))
+}
+
+// classification shows "unspecified" as empty (printed "-").
+func classification(name string) string {
+	if name == "unspecified" {
+		return ""
+	}
+	return name
+}
+
+func newInterfacesGetCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show one interface",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := interfaceID(args[0])
+			if err != nil {
+				return err
+			}
+			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
+				resp, err := ic.GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: id})
+				if err != nil {
+					return err
+				}
+				if g.JSON() {
+					return writeProtoJSON(g.Stdout, resp)
+				}
+				return writeInterface(g.Stdout, resp.GetInterface())
+			})
+		},
+	}
+}
+
+func newInterfacesCreateCmd(g *Globals) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "create --file FILE",
+		Short: "Create an interface from a JSON file",
+		Long: `Create an interface (CreateInterface) from FILE, an Interface in Kentik's JSON form
+(protojson: deviceId, snmpId, interfaceDescription, connectivityType, ...), or - for stdin.
+Unknown fields are refused. CreateInterface is never retried after UNAVAILABLE, so that
+a lost answer cannot create the interface twice.`,
+		Example: `  kentik interfaces create --file iface.json
+  echo '{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink"}' | kentik interfaces create -f -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			iface, err := readInterface(g, file)
+			if err != nil {
+				return err
+			}
+			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
+				resp, err := ic.CreateInterface(ctx, &ifacev1.CreateInterfaceRequest{Interface: iface})
+				if err != nil {
+					return err
+				}
+				if g.JSON() {
+					return writeProtoJSON(g.Stdout, resp)
+				}
+				return writeInterface(g.Stdout, resp.GetInterface())
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the interface as JSON, or - for stdin (required)")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func newInterfacesUpdateCmd(g *Globals) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "update ID --file FILE",
+		Short: "Update an interface from a JSON file",
+		Long: `Update interface ID (UpdateInterface) with FILE, an Interface in Kentik's JSON form, or - for
+stdin. The interface's id is set to ID; an id in the file that differs is refused.`,
+		Example: `  kentik interfaces get 42 -o json | jq '.interface | .provider = "ExampleNet"' | kentik interfaces update 42 -f -`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := interfaceID(args[0])
+			if err != nil {
+				return err
+			}
+			iface, err := readInterface(g, file)
+			if err != nil {
+				return err
+			}
+			if iface.GetId() != "" && iface.GetId() != id {
+				return usagef("update %s: the file is interface %q; remove its id or use that id", id, iface.GetId())
+			}
+			iface.Id = id
+			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
+				resp, err := ic.UpdateInterface(ctx, &ifacev1.UpdateInterfaceRequest{Interface: iface})
+				if err != nil {
+					return err
+				}
+				if g.JSON() {
+					return writeProtoJSON(g.Stdout, resp)
+				}
+				return writeInterface(g.Stdout, resp.GetInterface())
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the interface as JSON, or - for stdin (required)")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func newInterfacesDeleteCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete an interface",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := interfaceID(args[0])
+			if err != nil {
+				return err
+			}
+			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
+				resp, err := ic.DeleteInterface(ctx, &ifacev1.DeleteInterfaceRequest{Id: id})
+				if err != nil {
+					return err
+				}
+				if g.JSON() {
+					return writeProtoJSON(g.Stdout, resp)
+				}
+				_, err = fmt.Fprintf(g.Stdout, "deleted interface %s\n", id)
+				return err
+			})
+		},
+	}
+}
+
+// withInterfaces dials, runs one call under --timeout, and closes.
+func withInterfaces(ctx context.Context, g *Globals, call func(context.Context, ifacev1.InterfaceServiceClient) error) error {
+	c, err := g.dialGRPC(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := g.callContext(ctx)
+	defer cancel()
+	return call(cctx, c.Interfaces())
+}
+
+func interfaceID(arg string) (string, error) {
+	id := strings.TrimSpace(arg)
+	if id == "" {
+		return "", usagef("want an interface id, got %q", arg)
+	}
+	return id, nil
+}
+
+// maxInterfaceFile bounds what is read for one interface.
+const maxInterfaceFile = 16 << 20
+
+// readInterface reads an Interface as protojson from file, or stdin for "-".
+func readInterface(g *Globals, file string) (*ifacev1.Interface, error) {
+	var (
+		r    io.Reader
+		name = file
+	)
+	switch file {
+	case "":
+		return nil, usagef("--file is required (a JSON file, or - for stdin)")
+	case "-":
+		r, name = g.Stdin, "stdin"
+	default:
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--file: %w", err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxInterfaceFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(data) > maxInterfaceFile {
+		return nil, usagef("%s: larger than %d MiB", name, maxInterfaceFile>>20)
+	}
+	var iface ifacev1.Interface
+	if err := protojson.Unmarshal(data, &iface); err != nil {
+		return nil, usagef("%s: not an Interface in JSON form: %v", name, err)
+	}
+	return &iface, nil
+}
+
+// writeInterface prints one interface as name/value lines.
+func writeInterface(w io.Writer, it *ifacev1.Interface) error {
+	pairs := [][2]string{
+		{"id", it.GetId()},
+		{"device_id", it.GetDeviceId()},
+		{"snmp_id", it.GetSnmpId()},
+		{"description", it.GetInterfaceDescription()},
+		{"snmp_alias", it.GetSnmpAlias()},
+		{"ip", joinNonEmpty("/", it.GetInterfaceIp(), it.GetInterfaceIpNetmask())},
+		{"snmp_speed_mbps", speed(it.GetSnmpSpeed())},
+		{"connectivity_type", classification(enums.ConnectivityTypeName(it.GetConnectivityType()))},
+		{"network_boundary", classification(enums.NetworkBoundaryName(it.GetNetworkBoundary()))},
+		{"provider", it.GetProvider()},
+		{"status", it.GetInterfaceStatus()},
+	}
+	if ts := it.GetCdate(); ts != nil {
+		pairs = append(pairs, [2]string{"created", ts.AsTime().UTC().Format("2006-01-02T15:04:05Z")})
+	}
+	if ts := it.GetEdate(); ts != nil {
+		pairs = append(pairs, [2]string{"edited", ts.AsTime().UTC().Format("2006-01-02T15:04:05Z")})
+	}
+	return writeFields(w, pairs)
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}

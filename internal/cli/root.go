@@ -1,0 +1,194 @@
+// Package cli implements the kentik command. Each command group lives in a file of its
+// own and registers itself with register, so the groups stay independent of each other.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+// Exit codes of the kentik command.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// Globals holds the global flags after flags and the environment were merged, plus the
+// streams the command writes to. Commands read it in RunE (never at construction time).
+type Globals struct {
+	Email        string
+	Token        string
+	Region       string
+	GRPCEndpoint string
+	APIURL       string
+	Plaintext    bool
+	RateLimit    string
+	Output       string
+	Verbose      bool
+	Timeout      time.Duration
+
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Logger *slog.Logger
+
+	getenv  func(string) string
+	started bool // PersistentPreRunE was reached: arguments and flags were accepted
+}
+
+// UsageError marks an error in how the command was called (exit code 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// usagef returns a *UsageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+var registered []func(*Globals) *cobra.Command
+
+// register adds a top-level command group; called from init functions.
+func register(f func(*Globals) *cobra.Command) { registered = append(registered, f) }
+
+// Main runs the kentik command with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(ctx, args, stdin, stdout, stderr, os.Getenv)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	g := &Globals{Stdin: stdin, Stdout: stdout, Stderr: stderr, getenv: getenv}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	// Library errors already name Kentik; say it once.
+	fmt.Fprintln(stderr, "kentik:", strings.TrimPrefix(err.Error(), "kentik: "))
+	var ue *UsageError
+	if errors.As(err, &ue) || !g.started {
+		// Cobra rejects unknown commands, bad flags and wrong argument counts before
+		// PersistentPreRunE runs; it does not type those errors, but that order tells them
+		// apart from what a command returns.
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func newRoot(g *Globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kentik",
+		Short:         "A command-line client for Kentik's v6 gRPC and V5 REST APIs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Cobra checks required flags and flag groups only after this hook; check them
+			// here so that they count as usage errors like the rest.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return &UsageError{Err: err}
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return &UsageError{Err: err}
+			}
+			g.started = true
+			return g.resolve(cmd)
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")
+	f.StringVar(&g.Token, "token", "", "Kentik API token (env KENTIK_API_TOKEN, then KTAPI_AUTH_TOKEN)")
+	f.StringVar(&g.Region, "region", "", "Kentik region, us or eu (env KENTIK_REGION; default us)")
+	f.StringVar(&g.GRPCEndpoint, "grpc-endpoint", "", "gRPC endpoint HOST:PORT, overriding the region's (env KENTIK_GRPC_ENDPOINT)")
+	f.StringVar(&g.APIURL, "api-url", "", "V5 REST base URL, overriding the region's (env KENTIK_API_URL)")
+	f.BoolVar(&g.Plaintext, "plaintext", false, "connect without TLS; accepted only for loopback endpoints")
+	f.StringVar(&g.RateLimit, "rate-limit", "", "rate-limit policy: off, admin, query or e.g. concurrency=1,60/1m,3750/1h (env KENTIK_RATE_LIMIT; default admin)")
+	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
+	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
+	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
+	for _, mk := range registered {
+		root.AddCommand(mk(g))
+	}
+	return root
+}
+
+// resolve merges flags with the environment and checks what can be checked without a
+// network: the region, the output format and the rate-limit policy.
+func (g *Globals) resolve(cmd *cobra.Command) error {
+	pick := func(flag string, val *string, envs ...string) {
+		if cmd.Flags().Changed(flag) {
+			return
+		}
+		for _, e := range envs {
+			if v := strings.TrimSpace(g.getenv(e)); v != "" {
+				*val = v
+				return
+			}
+		}
+	}
+	pick("email", &g.Email, "KENTIK_EMAIL", "KTAPI_AUTH_EMAIL")
+	pick("token", &g.Token, "KENTIK_API_TOKEN", "KTAPI_AUTH_TOKEN")
+	pick("region", &g.Region, "KENTIK_REGION")
+	pick("grpc-endpoint", &g.GRPCEndpoint, "KENTIK_GRPC_ENDPOINT")
+	pick("api-url", &g.APIURL, "KENTIK_API_URL")
+	pick("rate-limit", &g.RateLimit, "KENTIK_RATE_LIMIT")
+
+	g.Region = strings.ToLower(g.Region)
+	if g.Region == "" {
+		g.Region = "us"
+	}
+	if g.Region != "us" && g.Region != "eu" {
+		return usagef("--region %q: want us or eu", g.Region)
+	}
+	if g.Output != "table" && g.Output != "json" {
+		return usagef("--output %q: want table or json", g.Output)
+	}
+	if g.RateLimit == "" {
+		g.RateLimit = "admin"
+	}
+	if _, err := ratelimit.Parse(g.RateLimit); err != nil {
+		return &UsageError{Err: fmt.Errorf("--rate-limit: %w", err)}
+	}
+	if g.Timeout <= 0 {
+		return usagef("--timeout %s: want a positive duration", g.Timeout)
+	}
+	level := slog.LevelWarn
+	if g.Verbose {
+		level = slog.LevelDebug
+	}
+	g.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+// Credentials returns the resolved email and token.
+func (g *Globals) Credentials() interceptors.Credentials {
+	return interceptors.Credentials{Email: g.Email, Token: g.Token}
+}
+
+// Policy returns the resolved rate-limit policy (already validated by resolve).
+func (g *Globals) Policy() ratelimit.Policy {
+	p, err := ratelimit.Parse(g.RateLimit)
+	if err != nil {
+		return ratelimit.Admin
+	}
+	return p
+}
+
+// JSON reports whether -o json was asked for.
+func (g *Globals) JSON() bool { return g.Output == "json" }

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik/mykentik"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+func init() { register(newTenantsCmd) }
+
+func newTenantsCmd(g *Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tenants",
+		Short: "My Kentik tenants and their users (V5 REST)",
+		Long: `My Kentik tenants and their users, through Kentik's V5 REST API.
+
+Calls count against the V5 admin rate limit, apart from the gRPC APIs; --rate-limit
+sets the policy (default admin). --api-url points at another server, e.g. the local
+fake: kentik --api-url http://127.0.0.1:8080 tenants list`,
+	}
+	users := &cobra.Command{Use: "users", Short: "Add or remove a tenant's users"}
+	users.AddCommand(newTenantUsersAddCmd(g), newTenantUsersRemoveCmd(g))
+	cmd.AddCommand(newTenantsListCmd(g), newTenantsGetCmd(g), users)
+	return cmd
+}
+
+// dialV5 builds the V5 adapter from the resolved global flags. Its limiter is shared by
+// every V5 admin call of the account in this process, under the --rate-limit policy.
+func (g *Globals) dialV5() (*mykentik.Client, error) {
+	creds := g.Credentials()
+	if err := creds.Validate(); err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	opts := []mykentik.Option{
+		mykentik.WithRegion(g.Region),
+		mykentik.WithCredentials(creds),
+		mykentik.WithUserAgent("kentik-cli"),
+	}
+	key := g.Region
+	if g.APIURL != "" {
+		opts = append(opts, mykentik.WithBaseURL(g.APIURL))
+		key = g.APIURL
+	}
+	opts = append(opts, mykentik.WithLimiter(ratelimit.Shared(key+"|"+strings.ToLower(creds.Email)+"|v5-admin", g.Policy())))
+	c, err := mykentik.New(opts...)
+	if err != nil {
+		if errors.Is(err, interceptors.ErrMissingCredentials) {
+			return nil, &UsageError{Err: err}
+		}
+		return nil, &UsageError{Err: fmt.Errorf("V5 API: %w", err)}
+	}
+	return c, nil
+}
+
+func parseTenantID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id < 1 {
+		return 0, usagef("tenant id %q: want a positive whole number", s)
+	}
+	return id, nil
+}
+
+func newTenantsListCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the organization's tenants",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.dialV5()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.callContext(cmd.Context())
+			defer cancel()
+			tenants, err := c.ListTenants(ctx)
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				if tenants == nil {
+					tenants = []mykentik.Tenant{}
+				}
+				return writeJSON(g.Stdout, tenants)
+			}
+			rows := make([][]string, 0, len(tenants))
+			for _, t := range tenants {
+				rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, strconv.Itoa(len(t.Users)), formatTime(t.Created), t.Description})
+			}
+			return writeTable(g.Stdout, []string{"ID", "NAME", "USERS", "CREATED", "DESCRIPTION"}, rows)
+		},
+	}
+}
+
+func newTenantsGetCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get TENANT_ID",
+		Short: "Show one tenant and its users",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTenantID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.dialV5()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.callContext(cmd.Context())
+			defer cancel()
+			t, err := c.GetTenant(ctx, id)
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				return writeJSON(g.Stdout, t)
+			}
+			if err := writeFields(g.Stdout, [][2]string{
+				{"ID", strconv.FormatInt(t.ID, 10)},
+				{"Name", t.Name},
+				{"Description", t.Description},
+				{"Company", t.CompanyID},
+				{"Created", formatTime(t.Created)},
+				{"Edited", formatTime(t.Edited)},
+				{"Users", strconv.Itoa(len(t.Users))},
+			}); err != nil {
+				return err
+			}
+			if len(t.Users) == 0 {
+				return nil
+			}
+			fmt.Fprintln(g.Stdout)
+			return writeUsers(g.Stdout, t.Users)
+		},
+	}
+}
+
+func newTenantUsersAddCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "add TENANT_ID EMAIL",
+		Short: "Add a user to a tenant by email (Kentik mails them an invitation)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTenantID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.dialV5()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.callContext(cmd.Context())
+			defer cancel()
+			u, err := c.CreateTenantUser(ctx, id, args[1])
+			if errors.Is(err, mykentik.ErrInvalidEmail) {
+				return &UsageError{Err: err}
+			}
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				return writeJSON(g.Stdout, u)
+			}
+			return writeUsers(g.Stdout, []mykentik.User{*u})
+		},
+	}
+}
+
+func newTenantUsersRemoveCmd(g *Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove TENANT_ID USER_ID",
+		Short: "Remove a user from a tenant",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTenantID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.dialV5()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.callContext(cmd.Context())
+			defer cancel()
+			if err := c.DeleteTenantUser(ctx, id, args[1]); err != nil {
+				if errors.Is(err, mykentik.ErrInvalidArgument) {
+					return &UsageError{Err: err}
+				}
+				return err
+			}
+			if g.JSON() {
+				return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": args[1], "removed": true})
+			}
+			_, err = fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", args[1], id)
+			return err
+		},
+	}
+}
+
+func writeUsers(w io.Writer, users []mykentik.User) error {
+	rows := make([][]string, 0, len(users))
+	for _, u := range users {
+		rows = append(rows, []string{u.ID, u.Email, u.UserName, u.FullName, formatTime(u.LastLogin)})
+	}
+	return writeTable(w, []string{"USER ID", "EMAIL", "USER NAME", "FULL NAME", "LAST LOGIN"}, rows)
+}
+
+// writeJSON prints v as indented JSON with a final newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

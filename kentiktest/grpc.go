@@ -1,0 +1,113 @@
+package kentiktest
+
+import (
+	"context"
+	"log/slog"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	grpcmw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/interceptors"
+)
+
+// RetryPushbackTrailer is the trailer a RESOURCE_EXHAUSTED answer carries with the
+// milliseconds to wait, as gRPC's retry machinery reads it (gRFC A6).
+const RetryPushbackTrailer = "grpc-retry-pushback-ms"
+
+// newGRPCServer builds the gRPC server: the InterfaceService behind recording,
+// authentication, rate limits and faults, plus reflection and health, which skip all of
+// those (grpcurl and `buf curl` work without a schema file or credentials).
+func (s *Server) newGRPCServer() *grpc.Server {
+	kentik := selector.MatchFunc(func(_ context.Context, c grpcmw.CallMeta) bool {
+		return c.Service == ifacev1.InterfaceService_ServiceDesc.ServiceName
+	})
+	panicked := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		s.log.LogAttrs(ctx, slog.LevelError, "handler panicked", slog.Any("panic", p))
+		return status.Errorf(codes.Internal, "kentiktest: handler panicked: %v", p)
+	})
+	gs := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(
+			recovery.UnaryServerInterceptor(panicked),
+			selector.UnaryServerInterceptor(s.observeGRPC, kentik),
+			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(s.authGRPC), kentik),
+			selector.UnaryServerInterceptor(s.limitGRPC, kentik),
+		),
+		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(panicked)),
+	)
+	ifacev1.RegisterInterfaceServiceServer(gs, &interfaceService{s: s})
+
+	s.health = health.NewServer()
+	s.health.SetServingStatus(ifacev1.InterfaceService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(gs, s.health)
+	reflection.Register(gs)
+	return gs
+}
+
+// observeGRPC records the call and counts it, before anything can refuse it.
+func (s *Server) observeGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	method := path.Base(info.FullMethod)
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.record(Request{
+		API:       "grpc",
+		Method:    method,
+		Header:    md.Copy(),
+		UserAgent: strings.Join(md.Get("user-agent"), " "),
+		Time:      time.Now(),
+	})
+	defer s.grpcAPI.received(method)()
+	return handler(ctx, req)
+}
+
+// authGRPC checks x-ch-auth-email and x-ch-auth-api-token.
+func (s *Server) authGRPC(ctx context.Context) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if r := s.authenticate(md.Get(interceptors.MetadataEmail), md.Get(interceptors.MetadataToken), interceptors.MetadataEmail, interceptors.MetadataToken); r != nil {
+		s.grpcAPI.reject(RejectUnauthenticated)
+		method, _ := grpc.Method(ctx)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "unauthenticated call", slog.String("api", "grpc"), slog.String("method", method))
+		return nil, status.Error(r.code, r.msg)
+	}
+	return ctx, nil
+}
+
+// limitGRPC applies the rate limits and faults, then calls the handler.
+func (s *Server) limitGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	done, r := s.gate(ctx, s.grpcAPI, path.Base(info.FullMethod))
+	if r != nil {
+		return nil, grpcRefusal(ctx, r)
+	}
+	defer done()
+	return handler(ctx, req)
+}
+
+// grpcRefusal turns a refusal into a status; a rate-limit rejection carries a
+// google.rpc.RetryInfo detail and the grpc-retry-pushback-ms trailer.
+func grpcRefusal(ctx context.Context, r *refusal) error {
+	st := status.New(r.code, r.msg)
+	if r.retryAfter <= 0 {
+		return st.Err()
+	}
+	ms := (r.retryAfter + time.Millisecond - 1) / time.Millisecond
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(RetryPushbackTrailer, strconv.FormatInt(int64(ms), 10)))
+	withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(r.retryAfter)})
+	if err != nil { // cannot happen: RetryInfo always marshals
+		return st.Err()
+	}
+	return withInfo.Err()
+}
