@@ -49,7 +49,7 @@ check-generated: generate
 ## breaking: buf breaking against the previous commit, when history has one with a schema
 breaking:
 	@if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
-	  $(BUF) breaking --against '.git#ref=HEAD~1'; \
+	  $(BUF) breaking --against '.git#ref=HEAD~1' && echo "buf breaking: no breaking change against the previous commit"; \
 	else \
 	  echo "buf breaking: skipped, no previous commit with a buf.yaml to compare against (shallow clone or first commit)"; \
 	fi

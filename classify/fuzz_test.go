@@ -104,3 +104,41 @@ func FuzzJSONLPlan(f *testing.F) {
 		checkPipeline(t, data, FormatAuto)
 	})
 }
+
+// FuzzJournal feeds arbitrary journal contents to the journal reader for a small plan:
+// no panic, and whatever it accepts names only batches of this plan with their true
+// sizes, within a good prefix of the input.
+func FuzzJournal(f *testing.F) {
+	dir := f.TempDir()
+	planPath := filepath.Join(dir, "plan.csv")
+	rows := "interface_id,connectivity_type,network_boundary,provider\n1,transit,external,A\n2,transit,external,A\n3,transit,external,A\n4,ix,,B\n"
+	if err := os.WriteFile(planPath, []byte(rows), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	p, err := Load(context.Background(), planPath, Options{BatchSize: 2})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { p.Close() })
+	header := `{"journal":"` + journalMagic + `","plan_sha256":"` + p.SHA256 + `","batch_size":2,"groups":2,"requests":3,"interfaces":4}`
+	f.Add([]byte(header + "\n" + `{"g":0,"b":0,"n":2}` + "\n" + `{"g":1,"b":0,"n":1}` + "\n"))
+	f.Add([]byte(header + "\n" + `{"g":0,"b":1,"n":1}` + "\n" + `{"g":0,"b":`))
+	f.Add([]byte(header[:20]))
+	f.Add([]byte(header + "\n" + `{"g":5,"b":0,"n":2}` + "\n"))
+	f.Add([]byte("not a journal\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j := &journal{path: "fuzz.journal", done: make(map[batchKey]int)}
+		good, err := j.load(data, p)
+		if err != nil {
+			return
+		}
+		if good < 0 || good > len(data) {
+			t.Fatalf("good prefix %d of %d bytes", good, len(data))
+		}
+		for k, n := range j.done {
+			if k.group < 0 || k.group >= len(p.groups) || k.seq < 0 || k.seq >= p.groups[k.group].Batches || n != batchLen(p, k.group, k.seq) {
+				t.Fatalf("accepted a batch outside the plan: %+v with %d ids", k, n)
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gokentik/kentik/enums"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
@@ -169,6 +170,21 @@ func classification(name string) string {
 	return name
 }
 
+// interfaceResponse is a response that carries one interface (Get, Create, Update).
+type interfaceResponse interface {
+	proto.Message
+	GetInterface() *ifacev1.Interface
+}
+
+// writeInterfaceResponse prints the whole response as protojson with -o json, and
+// its interface as a table otherwise.
+func (g *Globals) writeInterfaceResponse(resp interfaceResponse) error {
+	if g.JSON() {
+		return writeProtoJSON(g.Stdout, resp)
+	}
+	return writeInterface(g.Stdout, resp.GetInterface())
+}
+
 func newInterfacesGetCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID",
@@ -184,10 +200,7 @@ func newInterfacesGetCmd(g *Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.JSON() {
-					return writeProtoJSON(g.Stdout, resp)
-				}
-				return writeInterface(g.Stdout, resp.GetInterface())
+				return g.writeInterfaceResponse(resp)
 			})
 		},
 	}
@@ -215,10 +228,7 @@ a lost answer cannot create the interface twice.`,
 				if err != nil {
 					return err
 				}
-				if g.JSON() {
-					return writeProtoJSON(g.Stdout, resp)
-				}
-				return writeInterface(g.Stdout, resp.GetInterface())
+				return g.writeInterfaceResponse(resp)
 			})
 		},
 	}
@@ -254,10 +264,7 @@ stdin. The interface's id is set to ID; an id in the file that differs is refuse
 				if err != nil {
 					return err
 				}
-				if g.JSON() {
-					return writeProtoJSON(g.Stdout, resp)
-				}
-				return writeInterface(g.Stdout, resp.GetInterface())
+				return g.writeInterfaceResponse(resp)
 			})
 		},
 	}

@@ -80,8 +80,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
-	// Library errors already name Kentik; say it once.
-	fmt.Fprintln(stderr, "kentik:", strings.TrimPrefix(err.Error(), "kentik: "))
+	// Library errors already name Kentik ("kentik: ...", "kentik v5: ..."); say it once.
+	if msg := err.Error(); strings.HasPrefix(msg, "kentik") {
+		fmt.Fprintln(stderr, msg)
+	} else {
+		fmt.Fprintln(stderr, "kentik:", msg)
+	}
 	var ue *UsageError
 	if errors.As(err, &ue) || !g.started {
 		// Cobra rejects unknown commands, bad flags and wrong argument counts before

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,17 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 	return c, nil
 }
 
+// withV5 runs f with the V5 adapter and a context bounded by --timeout.
+func withV5(cmd *cobra.Command, g *Globals, f func(ctx context.Context, c *mykentik.Client) error) error {
+	c, err := g.dialV5()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := g.callContext(cmd.Context())
+	defer cancel()
+	return f(ctx, c)
+}
+
 func parseTenantID(s string) (int64, error) {
 	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || id < 1 {
@@ -76,27 +88,23 @@ func newTenantsListCmd(g *Globals) *cobra.Command {
 		Short: "List the organization's tenants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.dialV5()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.callContext(cmd.Context())
-			defer cancel()
-			tenants, err := c.ListTenants(ctx)
-			if err != nil {
-				return err
-			}
-			if g.JSON() {
-				if tenants == nil {
-					tenants = []mykentik.Tenant{}
+			return withV5(cmd, g, func(ctx context.Context, c *mykentik.Client) error {
+				tenants, err := c.ListTenants(ctx)
+				if err != nil {
+					return err
 				}
-				return writeJSON(g.Stdout, tenants)
-			}
-			rows := make([][]string, 0, len(tenants))
-			for _, t := range tenants {
-				rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, strconv.Itoa(len(t.Users)), formatTime(t.Created), t.Description})
-			}
-			return writeTable(g.Stdout, []string{"ID", "NAME", "USERS", "CREATED", "DESCRIPTION"}, rows)
+				if g.JSON() {
+					if tenants == nil {
+						tenants = []mykentik.Tenant{}
+					}
+					return writeJSON(g.Stdout, tenants)
+				}
+				rows := make([][]string, 0, len(tenants))
+				for _, t := range tenants {
+					rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, strconv.Itoa(len(t.Users)), formatTime(t.Created), t.Description})
+				}
+				return writeTable(g.Stdout, []string{"ID", "NAME", "USERS", "CREATED", "DESCRIPTION"}, rows)
+			})
 		},
 	}
 }
@@ -111,35 +119,16 @@ func newTenantsGetCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.dialV5()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.callContext(cmd.Context())
-			defer cancel()
-			t, err := c.GetTenant(ctx, id)
-			if err != nil {
-				return err
-			}
-			if g.JSON() {
-				return writeJSON(g.Stdout, t)
-			}
-			if err := writeFields(g.Stdout, [][2]string{
-				{"ID", strconv.FormatInt(t.ID, 10)},
-				{"Name", t.Name},
-				{"Description", t.Description},
-				{"Company", t.CompanyID},
-				{"Created", formatTime(t.Created)},
-				{"Edited", formatTime(t.Edited)},
-				{"Users", strconv.Itoa(len(t.Users))},
-			}); err != nil {
-				return err
-			}
-			if len(t.Users) == 0 {
-				return nil
-			}
-			fmt.Fprintln(g.Stdout)
-			return writeUsers(g.Stdout, t.Users)
+			return withV5(cmd, g, func(ctx context.Context, c *mykentik.Client) error {
+				t, err := c.GetTenant(ctx, id)
+				if err != nil {
+					return err
+				}
+				if g.JSON() {
+					return writeJSON(g.Stdout, t)
+				}
+				return writeTenant(g.Stdout, t)
+			})
 		},
 	}
 }
@@ -154,23 +143,19 @@ func newTenantUsersAddCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.dialV5()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.callContext(cmd.Context())
-			defer cancel()
-			u, err := c.CreateTenantUser(ctx, id, args[1])
-			if errors.Is(err, mykentik.ErrInvalidEmail) {
-				return &UsageError{Err: err}
-			}
-			if err != nil {
-				return err
-			}
-			if g.JSON() {
-				return writeJSON(g.Stdout, u)
-			}
-			return writeUsers(g.Stdout, []mykentik.User{*u})
+			return withV5(cmd, g, func(ctx context.Context, c *mykentik.Client) error {
+				u, err := c.CreateTenantUser(ctx, id, args[1])
+				if errors.Is(err, mykentik.ErrInvalidEmail) {
+					return &UsageError{Err: err}
+				}
+				if err != nil {
+					return err
+				}
+				if g.JSON() {
+					return writeJSON(g.Stdout, u)
+				}
+				return writeUsers(g.Stdout, []mykentik.User{*u})
+			})
 		},
 	}
 }
@@ -185,25 +170,37 @@ func newTenantUsersRemoveCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.dialV5()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.callContext(cmd.Context())
-			defer cancel()
-			if err := c.DeleteTenantUser(ctx, id, args[1]); err != nil {
-				if errors.Is(err, mykentik.ErrInvalidArgument) {
-					return &UsageError{Err: err}
+			return withV5(cmd, g, func(ctx context.Context, c *mykentik.Client) error {
+				if err := c.DeleteTenantUser(ctx, id, args[1]); err != nil {
+					if errors.Is(err, mykentik.ErrInvalidArgument) {
+						return &UsageError{Err: err}
+					}
+					return err
 				}
+				if g.JSON() {
+					return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": args[1], "removed": true})
+				}
+				_, err := fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", args[1], id)
 				return err
-			}
-			if g.JSON() {
-				return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": args[1], "removed": true})
-			}
-			_, err = fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", args[1], id)
-			return err
+			})
 		},
 	}
+}
+
+func writeTenant(w io.Writer, t *mykentik.Tenant) error {
+	if err := writeFields(w, [][2]string{
+		{"ID", strconv.FormatInt(t.ID, 10)},
+		{"Name", t.Name},
+		{"Description", t.Description},
+		{"Company", t.CompanyID},
+		{"Created", formatTime(t.Created)},
+		{"Edited", formatTime(t.Edited)},
+		{"Users", strconv.Itoa(len(t.Users))},
+	}); err != nil || len(t.Users) == 0 {
+		return err
+	}
+	fmt.Fprintln(w)
+	return writeUsers(w, t.Users)
 }
 
 func writeUsers(w io.Writer, users []mykentik.User) error {

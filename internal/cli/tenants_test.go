@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/gokentik/kentik/kentiktest"
+	"github.com/gokentik/kentik/mykentik"
+	"github.com/gokentik/kentik/ratelimit"
+)
+
+// startTenantsFake starts kentiktest and returns the environment that points the
+// tenants commands at its V5 API.
+func startTenantsFake(t *testing.T) (*kentiktest.Server, map[string]string) {
+	t.Helper()
+	srv := kentiktest.Start(t, kentiktest.WithV5Policy(ratelimit.Off))
+	c := srv.Credentials()
+	return srv, map[string]string{
+		"KENTIK_API_URL":    srv.V5URL(),
+		"KENTIK_EMAIL":      c.Email,
+		"KENTIK_API_TOKEN":  c.Token,
+		"KENTIK_RATE_LIMIT": "off",
+	}
+}
+
+func TestTenantsListAndGet(t *testing.T) {
+	srv, env := startTenantsFake(t)
+	want := srv.Tenants()
+	if len(want) == 0 {
+		t.Fatal("the fake has no tenants")
+	}
+
+	code, out, errOut := runKentik(t, env, nil, "tenants", "list")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(want)+1 || !strings.HasPrefix(lines[0], "ID") {
+		t.Fatalf("table:\n%s", out)
+	}
+	if !strings.Contains(out, want[0].Name) {
+		t.Errorf("table lacks %q:\n%s", want[0].Name, out)
+	}
+
+	code, out, errOut = runKentik(t, env, nil, "tenants", "list", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var tenants []mykentik.Tenant
+	if err := json.Unmarshal([]byte(out), &tenants); err != nil || len(tenants) != len(want) {
+		t.Fatalf("json: %v, %d tenants:\n%s", err, len(tenants), out)
+	}
+
+	id := tenants[0].ID
+	code, out, errOut = runKentik(t, env, nil, "tenants", "get", jsonNumber(id), "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var one mykentik.Tenant
+	if err := json.Unmarshal([]byte(out), &one); err != nil || one.ID != id || one.Name != tenants[0].Name {
+		t.Fatalf("get %d: %v %+v", id, err, one)
+	}
+}
+
+func TestTenantUsersAddRemove(t *testing.T) {
+	srv, env := startTenantsFake(t)
+	tenant := srv.Tenants()[0]
+	tid := jsonNumber(tenant.ID)
+
+	code, out, errOut := runKentik(t, env, nil, "tenants", "users", "add", tid, "noc@example.com", "-o", "json")
+	if code != 0 {
+		t.Fatalf("add: exit %d: %s", code, errOut)
+	}
+	var u mykentik.User
+	if err := json.Unmarshal([]byte(out), &u); err != nil || u.ID == "" || u.Email != "noc@example.com" {
+		t.Fatalf("add printed %v %+v:\n%s", err, u, out)
+	}
+	after, _ := srv.Tenant(tenant.ID)
+	if len(after.Users) != len(tenant.Users)+1 {
+		t.Fatalf("the fake has %d users, want %d", len(after.Users), len(tenant.Users)+1)
+	}
+
+	code, out, errOut = runKentik(t, env, nil, "tenants", "users", "remove", tid, u.ID)
+	if code != 0 || !strings.Contains(out, "removed user "+u.ID) {
+		t.Fatalf("remove: exit %d: %s%s", code, out, errOut)
+	}
+	if after, _ := srv.Tenant(tenant.ID); len(after.Users) != len(tenant.Users) {
+		t.Fatalf("the fake has %d users after remove, want %d", len(after.Users), len(tenant.Users))
+	}
+
+	// Removing again: Kentik's 404, as a failure (exit 1) that names the call.
+	code, _, errOut = runKentik(t, env, nil, "tenants", "users", "remove", tid, u.ID)
+	if code != ExitFailure || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "DELETE /api/v5/mykentik/tenant/") {
+		t.Fatalf("second remove: exit %d: %s", code, errOut)
+	}
+}
+
+func TestTenantsErrors(t *testing.T) {
+	_, env := startTenantsFake(t)
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown tenant", env, []string{"tenants", "get", "999999"}, ExitFailure, "404 Not Found"},
+		{"bad tenant id", env, []string{"tenants", "get", "abc"}, ExitUsage, "tenant id"},
+		{"bad email", env, []string{"tenants", "users", "add", "101", "not-an-email"}, ExitUsage, "email"},
+		{"wrong token", with(env, "KENTIK_API_TOKEN", "wrong-token"), []string{"tenants", "list"}, ExitFailure, "401"},
+		{"no credentials", with(env, "KENTIK_API_TOKEN", ""), []string{"tenants", "list"}, ExitUsage, "token is empty"},
+		{"plain http to a remote host", with(env, "KENTIK_API_URL", "http://api.example.com/api/v5"), []string{"tenants", "list"}, ExitUsage, "http"},
+		{"arguments", env, []string{"tenants", "users", "add", "101"}, ExitUsage, "accepts 2 arg"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errOut := runKentik(t, c.env, nil, c.args...)
+			if code != c.code || !strings.Contains(errOut, c.want) {
+				t.Fatalf("exit %d (want %d): %s (want %q)", code, c.code, errOut, c.want)
+			}
+			if strings.Contains(errOut, "wrong-token") || strings.Contains(errOut, kentiktest.DefaultToken) {
+				t.Fatalf("the token was printed: %s", errOut)
+			}
+		})
+	}
+}
+
+func with(env map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(env))
+	for key, val := range env {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+func jsonNumber(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
