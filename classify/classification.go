@@ -149,6 +149,9 @@ func (rp *rowParser) parse(id, ct, nb, provider string) (string, Classification,
 		return "", c, fmt.Sprintf("interface_id is %d bytes long (at most %d)", len(id), maxIDLen)
 	case strings.ContainsFunc(id, isSpaceOrControl):
 		return "", c, fmt.Sprintf("interface_id %q contains blanks or control characters", clip(id))
+	case !isInterfaceID(id):
+		// Sent, it would make the server refuse the whole batch it is in.
+		return "", c, fmt.Sprintf("interface_id %q is not a Kentik interface id (a decimal number without leading zeros, e.g. 1000001)", clip(id))
 	}
 	ct = strings.TrimSpace(ct)
 	if ct == "" {
@@ -174,6 +177,21 @@ func (rp *rowParser) parse(id, ct, nb, provider string) (string, Classification,
 		return "", c, fmt.Sprintf("provider %q contains control characters", clip(c.Provider))
 	}
 	return id, c, ""
+}
+
+// isInterfaceID reports whether id is a positive decimal number written without leading
+// zeros, the only form Kentik's interface ids take (so that "007" and "7" cannot pass for
+// two interfaces).
+func isInterfaceID(id string) bool {
+	if id == "" || id[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // clip shortens s for an error message.

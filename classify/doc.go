@@ -8,8 +8,10 @@
 //	interface_id,connectivity_type,network_boundary,provider
 //
 // (columns in any order; other columns are ignored) or a JSON-lines file whose objects
-// have those keys. Enum values are accepted in any case, with or without their prefix
-// ("transit", "CONNECTIVITY_TYPE_TRANSIT", "paid-pni"). An empty network_boundary or
+// have those keys. interface_id is a Kentik interface id, a decimal number (anything else
+// is a bad row: the server would refuse the whole batch it landed in). Enum values are
+// accepted in any case, with or without their prefix ("transit",
+// "CONNECTIVITY_TYPE_TRANSIT", "paid-pni"). An empty network_boundary or
 // provider means unspecified/none; an empty connectivity_type is an error (write
 // "unspecified" to send CONNECTIVITY_TYPE_UNSPECIFIED on purpose), because a blank in the
 // column that ManualClassify exists to set is far more often a hole in the data than a

@@ -232,8 +232,21 @@ func (c ctxReader) Read(b []byte) (int, error) {
 // Load reads and validates the plan at path (pass 1): every row is checked, duplicates
 // are found, and the groups are counted. When rows are bad and opts.SkipInvalid is not
 // set it returns a *PlanError and nothing must be sent. Other errors are a file that
-// cannot be read or a CSV header that is missing or wrong.
+// cannot be read or a CSV header that is missing or wrong. A path that is not a regular
+// file (a named pipe, /dev/stdin) is copied to a temporary file first, as LoadReader
+// does; Plan.Close removes the copy.
 func Load(ctx context.Context, path string, opts Options) (*Plan, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A pipe (`--file <(generate-plan)` in a shell) or a device can be read only
+		// once, and every pass opens the file again (a FIFO's open would wait for a
+		// writer that never comes): spool it like stdin.
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("classify: %w", err)
+		}
+		defer f.Close()
+		return LoadReader(ctx, path, f, opts)
+	}
 	return load(ctx, path, path, opts)
 }
 

@@ -307,7 +307,7 @@ func TestPlanBatching(t *testing.T) {
 	for i := 0; i < 2500; i++ {
 		for _, ct := range []string{"transit", "ix", "paid_pni", "free_pni"} {
 			if i < sizes[ct] {
-				fmt.Fprintf(&b, "%d,%s,external,\n", n, ct)
+				fmt.Fprintf(&b, "%d,%s,external,\n", n+1, ct)
 				n++
 			}
 		}
@@ -429,5 +429,32 @@ func TestParseFormat(t *testing.T) {
 	}
 	if _, err := ParseFormat("xml"); err == nil {
 		t.Error("xml accepted")
+	}
+}
+
+// TestLoadNonNumericIDs: Kentik's interface ids are decimal numbers. A row whose id is not
+// one is a bad row: sent, it would make the server refuse its whole batch (every other id
+// in it included), and "007" next to "7" would hide two classifications of one interface.
+func TestLoadNonNumericIDs(t *testing.T) {
+	plan := "interface_id,connectivity_type,network_boundary,provider\n" +
+		"1000001,transit,,\n" + // 2 ok
+		"eth0,transit,,\n" + // 3
+		"007,transit,,\n" + // 4 leading zero
+		"0,transit,,\n" + // 5
+		"-5,transit,,\n" + // 6
+		"1e6,transit,,\n" // 7
+	_, err := Load(context.Background(), writePlan(t, "ids.csv", plan), Options{})
+	var pe *PlanError
+	if !errors.As(err, &pe) || pe.Total != 5 {
+		t.Fatalf("want a PlanError with 5 bad rows, got %v", err)
+	}
+	for i, e := range pe.Errors {
+		if e.Line != i+3 || !strings.Contains(e.Reason, "not a Kentik interface id") {
+			t.Errorf("error %d: %v", i, e)
+		}
+	}
+	jsonl := `{"interface_id":"12","connectivity_type":"ix"}` + "\n" + `{"interface_id":"012","connectivity_type":"ix"}` + "\n"
+	if _, err := Load(context.Background(), writePlan(t, "ids.jsonl", jsonl), Options{}); !errors.As(err, &pe) || pe.Total != 1 || pe.Errors[0].Line != 2 {
+		t.Errorf("jsonl: %v", err)
 	}
 }

@@ -384,7 +384,7 @@ func (st *runState) one(ctx context.Context, cancel context.CancelCauseFunc, b B
 		}
 		st.s.Classified += len(b.IDs)
 	case fatal(err):
-		st.s.Sent--
+		// Sent stays counted: the server received the request (and refused it).
 		cancel(fmt.Errorf("%w: %w", ErrStopped, err))
 		return
 	default:

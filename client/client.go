@@ -11,7 +11,8 @@
 //	resp, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
 //
 // The interceptors are, from the outside in: typed errors, logging, retry,
-// rate limit; the credentials are per-RPC credentials of the connection, so
+// rate limit, and the removal of the API token from any error message that
+// echoes it; the credentials are per-RPC credentials of the connection, so
 // every attempt carries them.
 package client
 
@@ -101,7 +102,10 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("kentik: rate-limit policy: %w", err)
 		}
-		limiter = ratelimit.Shared(endpoint+"|"+creds.Email+"|v6-admin", p)
+		// Kentik counts per account: an email typed with other capitals is
+		// the same account, so it must get the same limiter.
+		email := strings.ToLower(strings.TrimSpace(creds.Email))
+		limiter = ratelimit.Shared(endpoint+"|"+email+"|v6-admin", p)
 	}
 	// One pushback state for unary and stream calls.
 	limiter = interceptors.HonourPushback(limiter)
@@ -123,6 +127,12 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		errorStreamInterceptor(interceptors.LoggingStreamClientInterceptor(s.logger)),
 		interceptors.RetryStreamClientInterceptor(rp),
 		interceptors.RateLimitStreamClientInterceptor(limiter),
+	}
+	if haveCreds {
+		// Innermost, so that the retry hooks, the logs and the *Error all see
+		// the redacted message.
+		unary = append(unary, redactUnaryInterceptor(creds.Token))
+		stream = append(stream, redactStreamInterceptor(creds.Token))
 	}
 
 	c := &Client{region: region, endpoint: endpoint, limiter: limiter}

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"strings"
@@ -498,4 +500,88 @@ func FuzzIsLoopback(f *testing.F) {
 			t.Fatalf("%q accepted as loopback", target)
 		}
 	})
+}
+
+// A server (or a proxy in between) that echoes the API token in a status
+// message must not get it into the *Error, the logs or the retry hook.
+func TestEchoedTokenRedacted(t *testing.T) {
+	noEnv(t)
+	f := newFakeServer(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var hookErrs []string
+	c := newTestClient(t, f, WithLogger(logger), WithOnRetry(func(e RetryEvent) {
+		mu.Lock()
+		hookErrs = append(hookErrs, e.Err.Error())
+		mu.Unlock()
+	}))
+	f.setFail(func(_ string, n int64) error {
+		if n == 1 {
+			return status.Error(codes.ResourceExhausted, "too many calls for token "+testToken)
+		}
+		return status.Error(codes.Unauthenticated, "token "+testToken+" is not valid here")
+	})
+	_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"})
+	if !IsUnauthenticated(err) {
+		t.Fatalf("err = %v", err)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatal("not an *Error")
+	}
+	if _, err := callStream(ctxT(t), c.Conn(), "s"); !IsUnauthenticated(err) {
+		t.Fatalf("stream err = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	texts := map[string]string{
+		"Error":         err.Error(),
+		"%#v":           fmt.Sprintf("%#v", err),
+		"Message":       e.Message,
+		"status":        status.Convert(err).Message(),
+		"unwrapped":     errors.Unwrap(err).Error(),
+		"logs":          logs.String(),
+		"OnRetry error": strings.Join(hookErrs, "|"),
+	}
+	for what, text := range texts {
+		if strings.Contains(text, testToken) {
+			t.Errorf("%s shows the token: %s", what, text)
+		}
+	}
+	if len(hookErrs) != 1 || !strings.Contains(e.Message, "is not valid here") {
+		t.Errorf("retries %q, message %q: the rest of the message must stay", hookErrs, e.Message)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Kentik counts per account; an email typed with other capitals is the same
+// account, so the default limiter must be the same one.
+func TestSharedLimiterIgnoresEmailCase(t *testing.T) {
+	noEnv(t)
+	f := newFakeServer(t)
+	p, err := ratelimit.Parse("concurrency=1,1/1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: "Case@Example.com", Token: testToken}))
+	c2 := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: " case@example.COM", Token: testToken}))
+	if _, err := c1.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := c2.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); !errors.Is(err, ratelimit.ErrLimited) {
+		t.Fatalf("second client of the same account: err = %v, want the shared 1/1h window to refuse", err)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d calls reached the server in a 1/1h window", n)
+	}
 }

@@ -189,3 +189,43 @@ func (s *errorStream) wrap(err error) error {
 func (s *errorStream) SendMsg(m any) error { return s.wrap(s.ClientStream.SendMsg(m)) }
 func (s *errorStream) RecvMsg(m any) error { return s.wrap(s.ClientStream.RecvMsg(m)) }
 func (s *errorStream) CloseSend() error    { return s.wrap(s.ClientStream.CloseSend()) }
+
+// redactUnaryInterceptor takes the API token out of the status message of a
+// failed call, should a server or a proxy echo it back ("invalid token ...").
+// The client places it innermost, so that nothing above it (retry hooks,
+// logs, *Error) ever holds the token. Success costs nothing.
+func redactUnaryInterceptor(token string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return redact(invoker(ctx, method, req, reply, cc, opts...), token)
+	}
+}
+
+func redactStreamInterceptor(token string) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		s, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, redact(err, token)
+		}
+		return &redactStream{ClientStream: s, token: token}, nil
+	}
+}
+
+type redactStream struct {
+	grpc.ClientStream
+	token string
+}
+
+func (s *redactStream) SendMsg(m any) error { return redact(s.ClientStream.SendMsg(m), s.token) }
+func (s *redactStream) RecvMsg(m any) error { return redact(s.ClientStream.RecvMsg(m), s.token) }
+
+// redact returns err unchanged unless its text contains token; then it
+// returns the same status (code and details) with token replaced in the
+// message.
+func redact(err error, token string) error {
+	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	p := status.Convert(err).Proto() // a copy
+	p.Message = strings.ReplaceAll(p.GetMessage(), token, "<redacted>")
+	return status.FromProto(p).Err()
+}

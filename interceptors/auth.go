@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 )
@@ -37,18 +38,26 @@ func InsecurePerRPCCredentials(c Credentials) credentials.PerRPCCredentials {
 }
 
 type perRPC struct {
-	md     map[string]string // built once, read-only: grpc only reads the map
+	// md returns the metadata, built once and read-only (grpc only reads the
+	// map). It sits behind a func because fmt prints a func as an address
+	// whatever the verb: a %s of the grpc.ClientConn holding these
+	// credentials reaches this struct by reflection, without calling Format.
+	md     func() map[string]string
+	email  string
 	err    error
 	secure bool
 }
 
 func newPerRPC(c Credentials, secure bool) *perRPC {
-	p := &perRPC{secure: secure}
+	p := &perRPC{secure: secure, email: c.Email}
 	if err := c.Validate(); err != nil {
-		p.err = err
+		// A status error grpc hands back to the caller as it is, so that
+		// errors.Is(err, ErrMissingCredentials) holds for the failed call.
+		p.err = &codedError{code: codes.Unauthenticated, msg: err.Error(), err: err}
 		return p
 	}
-	p.md = map[string]string{MetadataEmail: c.Email, MetadataToken: c.Token}
+	md := map[string]string{MetadataEmail: c.Email, MetadataToken: c.Token}
+	p.md = func() map[string]string { return md }
 	return p
 }
 
@@ -66,7 +75,7 @@ func (p *perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[strin
 			return nil, err
 		}
 	}
-	return p.md, nil
+	return p.md(), nil
 }
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials.
@@ -77,7 +86,7 @@ func (p *perRPC) String() string {
 	if p.md == nil {
 		return "kentik per-RPC credentials{<missing>}"
 	}
-	return "kentik per-RPC credentials{Email:" + p.md[MetadataEmail] + " Token:<redacted>}"
+	return "kentik per-RPC credentials{Email:" + p.email + " Token:<redacted>}"
 }
 
 // GoString keeps %#v from printing the token.

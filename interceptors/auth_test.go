@@ -74,9 +74,17 @@ func TestPerRPCCredentialsRequireTLS(t *testing.T) {
 
 func TestPerRPCCredentialsNeverPrintToken(t *testing.T) {
 	for _, p := range []credentials.PerRPCCredentials{PerRPCCredentials(testCreds), InsecurePerRPCCredentials(testCreds)} {
-		for _, f := range []string{"%v", "%+v", "%s", "%#v"} {
-			if out := fmt.Sprintf(f, p); strings.Contains(out, testCreds.Token) {
-				t.Errorf("%s printed the token: %s", f, out)
+		// held is how grpc keeps them (an unexported field deep in a
+		// ClientConn, which people do print): fmt reaches them by reflection
+		// there and never calls their Format.
+		held := struct {
+			creds []credentials.PerRPCCredentials
+		}{[]credentials.PerRPCCredentials{p}}
+		for _, v := range []any{p, held, &held} {
+			for _, f := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x"} {
+				if out := fmt.Sprintf(f, v); strings.Contains(out, testCreds.Token) || strings.Contains(out, fmt.Sprintf("%x", testCreds.Token)) {
+					t.Errorf("%s printed the token: %s", f, out)
+				}
 			}
 		}
 	}
@@ -126,6 +134,26 @@ func TestAuthInterceptorMissingCredentials(t *testing.T) {
 		t.Fatalf("err = %v (%v)", err, status.Code(err))
 	}
 	if _, err := recvAll(context.Background(), cc, "1"); !errors.Is(err, ErrMissingCredentials) {
+		t.Fatalf("stream err = %v", err)
+	}
+	if s.calls.Load() != 0 {
+		t.Fatal("server reached")
+	}
+}
+
+// The documented promise holds through grpc: a call made with incomplete
+// per-RPC credentials fails Unauthenticated, errors.Is finds
+// ErrMissingCredentials, and nothing reaches the server.
+func TestPerRPCCredentialsMissingThroughGRPC(t *testing.T) {
+	s := startServer(t, nil)
+	cc := dial(t, s.addr, grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(Credentials{Email: "a@b"})))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"})
+	if !errors.Is(err, ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("err = %v (%v)", err, status.Code(err))
+	}
+	if _, err := recvAll(ctx, cc, "1"); !errors.Is(err, ErrMissingCredentials) {
 		t.Fatalf("stream err = %v", err)
 	}
 	if s.calls.Load() != 0 {

@@ -76,13 +76,16 @@ func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterc
 		if err != nil {
 			return &LimitError{Method: method, Err: err}
 		}
+		// Deferred so that a panic below (recovered by the caller) cannot keep
+		// the slot; it runs after observe, so that a waiting call sees the
+		// pushback before it sees the free slot.
+		defer release()
 		// The trailer is only read for its pushback; grpc fills it in when the
 		// call ends. A pooled holder keeps this allocation-free.
 		h := trailerPool.Get().(*trailerHolder)
 		opts = append(h.opts[:0], opts...)
 		opts = append(opts, grpc.Trailer(&h.md))
 		err = invoker(ctx, method, req, reply, cc, opts...)
-		release()
 		if err != nil {
 			g.observe(err, h.md)
 		}
@@ -94,7 +97,9 @@ func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterc
 
 // RateLimitStreamClientInterceptor is RateLimitUnaryClientInterceptor for
 // streams. The slot is held until the stream is over: RecvMsg returns an error
-// (io.EOF included), or the call's context is done.
+// (io.EOF included), RecvMsg returns the single response of a call that is not
+// server-streaming, SendMsg fails (which aborts the stream), or the call's
+// context is done.
 func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInterceptor {
 	g := HonourPushback(l).(*pushbackGate)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -108,7 +113,7 @@ func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInte
 			g.observe(err, nil)
 			return nil, err
 		}
-		ls := &limitedStream{ClientStream: s, gate: g}
+		ls := &limitedStream{ClientStream: s, gate: g, single: !desc.ServerStreams}
 		var once sync.Once
 		ls.release = func() { once.Do(release) }
 		// A caller that abandons the stream must cancel its context (grpc's own
@@ -123,14 +128,34 @@ type limitedStream struct {
 	gate    *pushbackGate
 	release func()
 	stop    func() bool
+	single  bool // one response only: the stream is over once it is received
 }
 
 func (s *limitedStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
-	if err != nil {
+	switch {
+	case err != nil:
 		s.stop()
 		s.release()
 		s.gate.observe(err, s.ClientStream.Trailer())
+	case s.single:
+		// grpc has already checked that the response was the last message and
+		// finished the call; a caller following grpc's rules (the generated
+		// CloseAndRecv) never calls RecvMsg again.
+		s.stop()
+		s.release()
+	}
+	return err
+}
+
+// SendMsg gives the slot back when sending fails: grpc has aborted the stream
+// then, and a caller (or go-grpc-middleware's retry, which drops a stream it
+// could not resend to) may never call RecvMsg.
+func (s *limitedStream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err != nil {
+		s.stop()
+		s.release()
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -264,4 +265,119 @@ func TestHonourPushbackWrapsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	rel()
+}
+
+// A panic below the interceptor (a codec, an inner interceptor) that the
+// caller recovers from must not keep the slot: with a one-call policy the
+// whole account would be stuck for the life of the process.
+func TestRateLimitUnaryPanicReleases(t *testing.T) {
+	l := &stubLimiter{}
+	ic := RateLimitUnaryClientInterceptor(l)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic was swallowed")
+			}
+		}()
+		_ = ic(context.Background(), "/x.Y/Z", nil, nil, nil, func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			panic("boom")
+		})
+	}()
+	if a, r := l.acquired.Load(), l.released.Load(); a != 1 || r != 1 {
+		t.Fatalf("acquired %d released %d: the slot leaked through the panic", a, r)
+	}
+}
+
+const countMethod = "/kentik.test.Count/Count"
+
+// countService is a client-streaming method: the server reads every request
+// and answers once with their number (or fails at once with failFirst).
+var countService = grpc.ServiceDesc{
+	ServiceName: "kentik.test.Count",
+	HandlerType: (*any)(nil),
+	Streams: []grpc.StreamDesc{{StreamName: "Count", ClientStreams: true,
+		Handler: func(srv any, ss grpc.ServerStream) error {
+			if err := srv.(func() error)(); err != nil {
+				return err
+			}
+			n := 0
+			for {
+				var req ifacev1.GetInterfaceRequest
+				if err := ss.RecvMsg(&req); err != nil {
+					break
+				}
+				n++
+			}
+			return ss.SendMsg(&ifacev1.GetInterfaceResponse{Interface: &ifacev1.Interface{Id: strconv.Itoa(n)}})
+		}}},
+}
+
+var countDesc = &grpc.StreamDesc{StreamName: "Count", ClientStreams: true}
+
+func startCountServer(t *testing.T, fail error) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	srv.RegisterService(&countService, func() error { return fail })
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+// A client-streaming call is over once its single response is received:
+// RecvMsg then returns nil, never io.EOF, and a caller following grpc's rules
+// (the generated CloseAndRecv) calls it only once. The slot must come back
+// then, not when the context ends (never, for context.Background).
+func TestRateLimitClientStreamReleases(t *testing.T) {
+	l := &stubLimiter{}
+	cc := dial(t, startCountServer(t, nil), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
+	st, err := cc.NewStream(context.Background(), countDesc, countMethod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := st.SendMsg(&ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if l.released.Load() != 0 {
+		t.Fatal("slot released before the response")
+	}
+	var resp ifacev1.GetInterfaceResponse
+	if err := st.RecvMsg(&resp); err != nil || resp.GetInterface().GetId() != "3" {
+		t.Fatalf("response %v, err %v", &resp, err)
+	}
+	if a, r := l.acquired.Load(), l.released.Load(); a != 1 || r != 1 {
+		t.Fatalf("after the response: acquired %d released %d", a, r)
+	}
+}
+
+// A stream the server ended makes SendMsg fail; the stream is aborted then
+// (grpc's ClientStream contract), so its slot comes back even if the caller
+// (or go-grpc-middleware's retry, which abandons such a stream) never calls
+// RecvMsg.
+func TestRateLimitStreamSendErrorReleases(t *testing.T) {
+	l := &stubLimiter{}
+	cc := dial(t, startCountServer(t, status.Error(codes.ResourceExhausted, "no")), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
+	st, err := cc.NewStream(context.Background(), countDesc, countMethod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sendErr error
+	for deadline := time.Now().Add(5 * time.Second); sendErr == nil && time.Now().Before(deadline); {
+		sendErr = st.SendMsg(&ifacev1.GetInterfaceRequest{Id: "1"})
+		time.Sleep(time.Millisecond)
+	}
+	if sendErr == nil {
+		t.Fatal("SendMsg never failed on a stream the server ended")
+	}
+	if a, r := l.acquired.Load(), l.released.Load(); a != 1 || r != 1 {
+		t.Fatalf("after SendMsg failed with %v: acquired %d released %d", sendErr, a, r)
+	}
 }

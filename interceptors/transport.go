@@ -23,17 +23,22 @@ import (
 // ErrMissingCredentials and nothing is sent. Callers that want to fail early (before any
 // request) call c.Validate themselves.
 func NewAuthTransport(base http.RoundTripper, c Credentials) http.RoundTripper {
-	return &authTransport{base: transportOrDefault(base), creds: c}
+	return &authTransport{base: transportOrDefault(base), creds: func() Credentials { return c }}
 }
 
 type authTransport struct {
-	base  http.RoundTripper
-	creds Credentials
+	base http.RoundTripper
+	// creds sits behind a func because fmt prints a func as an address
+	// whatever the verb, while it prints a struct field it reaches by
+	// reflection (a %+v of the transport, a %s of a wrapper) without calling
+	// Credentials.Format.
+	creds func() Credentials
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.creds.Validate(); err != nil {
+	creds := t.creds()
+	if err := creds.Validate(); err != nil {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("interceptors: %s %s: %w", req.Method, requestURLForError(req), err)
 	}
@@ -41,8 +46,8 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if out.Header == nil {
 		out.Header = make(http.Header)
 	}
-	out.Header.Set(HeaderEmail, t.creds.Email)
-	out.Header.Set(HeaderToken, t.creds.Token)
+	out.Header.Set(HeaderEmail, creds.Email)
+	out.Header.Set(HeaderToken, creds.Token)
 	return t.base.RoundTrip(out)
 }
 
@@ -86,7 +91,7 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	done := releaseOnce(release)
 
-	resp, err := t.base.RoundTrip(req)
+	resp, err := t.roundTrip(req, done)
 	if err != nil {
 		done()
 		return nil, err
@@ -110,6 +115,21 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		resp.Body = body
 	}
 	return resp, nil
+}
+
+// roundTrip is base.RoundTrip, giving the slot back if it panics (a caller
+// that recovers, as net/http's server does for a handler, would otherwise
+// leave the slot taken for good).
+func (t *rateLimitTransport) roundTrip(req *http.Request, done func()) (*http.Response, error) {
+	returned := false
+	defer func() {
+		if !returned {
+			done()
+		}
+	}()
+	resp, err := t.base.RoundTrip(req)
+	returned = true
+	return resp, err
 }
 
 // CloseIdleConnections forwards to the wrapped transport when it supports it.

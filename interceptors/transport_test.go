@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -463,5 +464,39 @@ func TestRateLimitTransportRealLimiter(t *testing.T) {
 	}
 	if time.Since(start) > 2*time.Second || calls.Load() != 1 {
 		t.Errorf("calls %d after %v", calls.Load(), time.Since(start))
+	}
+}
+
+// A panicking base transport (recovered by the caller, as net/http's server
+// does for a handler) must not keep the slot.
+func TestRateLimitTransportPanicReleases(t *testing.T) {
+	l := &rtFakeLimiter{}
+	base := rtStub(func(*http.Request) (*http.Response, error) { panic("boom") })
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic was swallowed")
+			}
+		}()
+		_, _ = NewRateLimitTransport(base, l).RoundTrip(httptest.NewRequest("GET", "http://127.0.0.1/", nil))
+	}()
+	if l.acquired.Load() != 1 || l.released.Load() != 1 {
+		t.Fatalf("acquired %d released %d: the slot leaked through the panic", l.acquired.Load(), l.released.Load())
+	}
+}
+
+// The transports end up in structs that get printed (an http.Client in a
+// debug dump, a slog attribute); the token must not show in any verb.
+func TestTransportsNeverPrintToken(t *testing.T) {
+	creds := Credentials{Email: "ops@example.com", Token: "tok-0123456789abcdef"}
+	// Not http.DefaultTransport: printing its insides races with its users.
+	base := rtStub(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") })
+	auth := NewAuthTransport(base, creds)
+	for _, rt := range []http.RoundTripper{auth, NewRateLimitTransport(auth, &rtFakeLimiter{}), NewAuthTransport(NewRateLimitTransport(base, &rtFakeLimiter{}), creds)} {
+		for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x"} {
+			if out := fmt.Sprintf(verb, rt); strings.Contains(out, creds.Token) || strings.Contains(out, fmt.Sprintf("%x", creds.Token)) {
+				t.Errorf("%s printed the token: %s", verb, out)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package kentiktest
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -74,14 +75,14 @@ func (s *Server) gate(ctx context.Context, c *apiClass, method string) (done fun
 	}
 	if d.Delay > 0 {
 		c.delay()
-		if err := sleep(ctx, d.Delay); err != nil {
+		if err := s.sleep(ctx, d.Delay); err != nil {
 			c.reject(RejectCanceled)
 			return fail(&refusal{code: ctxCode(err), msg: fmt.Sprintf("kentiktest: call ended during the soft-limit delay (%s): %v", d.Reason, err)})
 		}
 	}
 	f := s.faults.decide(method)
 	if f.latency > 0 {
-		if err := sleep(ctx, f.latency); err != nil {
+		if err := s.sleep(ctx, f.latency); err != nil {
 			c.reject(RejectCanceled)
 			return fail(&refusal{code: ctxCode(err), msg: fmt.Sprintf("kentiktest: call ended during injected latency: %v", err)})
 		}
@@ -93,21 +94,31 @@ func (s *Server) gate(ctx context.Context, c *apiClass, method string) (done fun
 	return done, nil
 }
 
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// errStopping ends the delays of calls in flight when the server is closed.
+var errStopping = errors.New("the fake is shutting down")
+
+// sleep waits for d, until ctx ends or until the server is closed. The last matters for
+// V5 requests with a body: net/http cancels their context only once the body was read,
+// which the handler has not done yet.
+func (s *Server) sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.quit:
+		return errStopping
 	case <-t.C:
 		return nil
 	}
 }
 
 func ctxCode(err error) codes.Code {
-	if err == context.DeadlineExceeded {
+	switch err {
+	case context.DeadlineExceeded:
 		return codes.DeadlineExceeded
+	case errStopping:
+		return codes.Unavailable
 	}
 	return codes.Canceled
 }

@@ -42,6 +42,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		return status.Errorf(codes.Internal, "kentiktest: handler panicked: %v", p)
 	})
 	gs := grpc.NewServer(
+		grpc.WaitForHandlers(true), // Close returns only once no handler runs
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(panicked),
 			selector.UnaryServerInterceptor(s.observeGRPC, kentik),

@@ -1,6 +1,7 @@
 package kentiktest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,7 @@ type Server struct {
 	grpcLis    net.Listener
 	httpLis    net.Listener
 
+	quit      chan struct{} // closed by Close: ends soft-limit delays and injected latency
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -68,6 +70,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		v5API:   newAPIClass("v5", cf.v5Policy),
 		faults:  newFaults(cf.faultSeed),
 		reqs:    newRequestLog(cf.requestLog),
+		quit:    make(chan struct{}),
 	}
 	ts := defaultTenants()
 	if cf.tenantsSet {
@@ -135,12 +138,23 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// Close stops both servers at once, ending calls in flight, and waits for them to stop.
-// It is safe to call more than once.
+// closeTimeout bounds how long Close waits for V5 handlers that are still reading a
+// request body from a slow client before it closes their connections.
+const closeTimeout = 5 * time.Second
+
+// Close stops both servers at once, ending calls in flight (those in a soft-limit delay
+// or injected latency are answered UNAVAILABLE / 503 at once), and returns when no
+// handler runs any more. It is safe to call more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		close(s.quit)
 		s.health.Shutdown()
-		s.grpcServer.Stop()
+		s.grpcServer.Stop() // waits for handlers: see grpc.WaitForHandlers in newGRPCServer
+		// http.Server.Close does not wait for handlers; Shutdown does, and they end
+		// quickly now that quit is closed.
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		_ = s.httpServer.Shutdown(ctx)
+		cancel()
 		_ = s.httpServer.Close()
 		s.wg.Wait()
 	})

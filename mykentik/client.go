@@ -67,7 +67,10 @@ type Client struct {
 	baseBackoff time.Duration
 	maxBackoff  time.Duration
 	maxBody     int64
-	secret      string // the API token, kept only to redact server echoes of it
+	// secret returns the API token, kept only to redact server echoes of it. A func
+	// because fmt prints a func as an address whatever the verb, so printing a Client
+	// (%v, %+v, %#v, a %s that reaches it by reflection) cannot show the token.
+	secret func() string
 }
 
 // Option configures New.
@@ -251,7 +254,7 @@ func New(opts ...Option) (*Client, error) {
 		baseBackoff: cfg.baseBackoff,
 		maxBackoff:  cfg.maxBackoff,
 		maxBody:     cfg.maxBody,
-		secret:      cfg.creds.Token,
+		secret:      func() string { return cfg.creds.Token },
 	}, nil
 }
 
@@ -414,7 +417,7 @@ func (c *Client) apiError(method, path string, resp *http.Response) *APIError {
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
-		Message:    errorMessage(raw, c.secret),
+		Message:    errorMessage(raw, c.secret()),
 	}
 	if d, ok := interceptors.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = d
@@ -509,8 +512,8 @@ func decodeJSON[T any](c *Client, method string, u *url.URL, body []byte, decode
 		path := u.EscapedPath()
 		if !json.Valid(body) {
 			snippet := string(body)
-			if c.secret != "" {
-				snippet = strings.ReplaceAll(snippet, c.secret, "<redacted>")
+			if secret := c.secret(); secret != "" {
+				snippet = strings.ReplaceAll(snippet, secret, "<redacted>")
 			}
 			return zero, fmt.Errorf("kentik v5: %s %s: %w: body is not JSON: %q", method, path, ErrNotJSON, truncate(cleanText(snippet), 120))
 		}

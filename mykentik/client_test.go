@@ -703,3 +703,18 @@ func TestCrossHostRedirectRefused(t *testing.T) {
 		t.Error("credentials followed the redirect")
 	}
 }
+
+// A Client ends up printed (a debug dump, a slog attribute of a struct that
+// holds it); no verb may show the token.
+func TestClientNeverPrintsToken(t *testing.T) {
+	f := newFake(t, reply{body: `[]`})
+	c := newClient(t, f)
+	for _, v := range []any{c, *c, struct{ c *Client }{c}} {
+		for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%x"} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, testToken) || strings.Contains(out, fmt.Sprintf("%x", testToken)) {
+				t.Errorf("%s printed the token: %s", verb, out)
+			}
+		}
+	}
+}

@@ -17,10 +17,12 @@ type Limiter interface {
 	// On success the caller must call release exactly once when the call has
 	// finished (response received or failed).
 	// If ctx is done, or ctx's deadline is earlier than the moment a slot
-	// would be free, Acquire returns at once (it does not sleep until the
-	// deadline) with an error that satisfies errors.Is(err, ErrLimited)
-	// (and errors.Is(err, context.DeadlineExceeded) or context.Canceled
-	// where that was the cause).
+	// is known to be free (a rolling window or a push-back), Acquire returns
+	// at once (it does not sleep until the deadline) with an error that
+	// satisfies errors.Is(err, ErrLimited) (and errors.Is(err,
+	// context.DeadlineExceeded) or context.Canceled where that was the
+	// cause). A call that waits only for a call in flight to finish, whose
+	// end cannot be known, waits until ctx is done.
 	Acquire(ctx context.Context) (release func(), err error)
 }
 

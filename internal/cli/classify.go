@@ -52,12 +52,12 @@ grouped and sent in batches of at most --batch-size ids, the fewest requests pos
 fast as the rate-limit policy (--rate-limit, default admin) allows and never faster.
 
 The plan is CSV with the header interface_id,connectivity_type,network_boundary,provider
-(columns in any order, other columns ignored) or JSON lines with those keys. Enum values
-are accepted in any case, with or without their prefix: transit, TRANSIT,
-CONNECTIVITY_TYPE_TRANSIT, paid-pni. An empty network_boundary or provider means none; an
-empty connectivity_type is an error (write "unspecified" to clear it on purpose). A row
-that repeats an earlier one is dropped; the same interface with two classifications is
-an error.
+(columns in any order, other columns ignored) or JSON lines with those keys; ids are
+Kentik's decimal interface ids. Enum values are accepted in any case, with or without
+their prefix: transit, TRANSIT, CONNECTIVITY_TYPE_TRANSIT, paid-pni. An empty
+network_boundary or provider means none; an empty connectivity_type is an error (write
+"unspecified" to clear it on purpose). A row that repeats an earlier one is dropped; the
+same interface with two classifications is an error.
 
 The whole plan is checked before anything is sent: with bad rows nothing is sent and
 each is named by line, unless --skip-invalid (the bad rows then go to --reject-file,

@@ -45,7 +45,10 @@ KENTIK_API_TOKEN), falling back to the fake's built-in local ones, and enforces
 retry delay; beyond soft limits, delayed answers.
 
 It listens on loopback only unless --listen-any is given, which also requires your own
-credentials: the built-in token is public.`,
+credentials: the built-in token is public.
+
+With -o json it prints where it listens (and the built-in credentials, when used) as one
+JSON document on stdout, for scripts that start it on port 0.`,
 		Example: `  kentik fake
   kentik fake --interfaces 1000000 --seed 7 --rate-limit "concurrency=1,60/2s,soft=20/2s:50ms"
   KENTIK_GRPC_ENDPOINT=127.0.0.1:9090 kentik --plaintext interfaces list`,
@@ -132,11 +135,51 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 	}
 	defer s.Close()
 
-	printFakeBanner(g.Stdout, s, o, defaultToken)
+	stopped := g.Stdout
+	if g.JSON() {
+		// One JSON document alone on stdout, for scripts that start the fake on :0.
+		if err := writeJSON(g.Stdout, fakeJSON(s, o, defaultToken)); err != nil {
+			return err
+		}
+		stopped = g.Stderr
+	} else {
+		printFakeBanner(g.Stdout, s, o, defaultToken)
+	}
 	<-ctx.Done()
 	s.Close()
-	fmt.Fprintln(g.Stdout, "kentik fake: stopped")
+	fmt.Fprintln(stopped, "kentik fake: stopped")
 	return nil
+}
+
+// fakeInfo is what `kentik fake -o json` prints.
+type fakeInfo struct {
+	GRPCAddr   string `json:"grpc_addr"`
+	V5URL      string `json:"v5_url"`
+	Email      string `json:"email"`
+	Token      string `json:"token,omitempty"` // only the built-in token, never the user's
+	GRPCPolicy string `json:"grpc_rate_limit"`
+	V5Policy   string `json:"v5_rate_limit"`
+	Interfaces int    `json:"interfaces"`
+	Devices    int    `json:"devices"`
+	Seed       int64  `json:"seed"`
+}
+
+func fakeJSON(s *kentiktest.Server, o fakeFlags, defaultToken bool) fakeInfo {
+	devices, _ := s.Seeded()
+	info := fakeInfo{
+		GRPCAddr:   fakeDialable(s.GRPCAddr()),
+		V5URL:      "http://" + fakeDialable(s.HTTPAddr()) + kentiktest.V5Prefix,
+		Email:      s.Credentials().Email,
+		GRPCPolicy: s.Policy().String(),
+		V5Policy:   s.V5Policy().String(),
+		Interfaces: s.NumInterfaces(),
+		Devices:    devices,
+		Seed:       o.seed,
+	}
+	if defaultToken {
+		info.Token = s.Credentials().Token
+	}
+	return info
 }
 
 // describePolicy prints a preset's name with its limits spelled out.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -174,5 +175,52 @@ func TestFakeDialable(t *testing.T) {
 		if got := fakeDialable(in); got != want {
 			t.Errorf("fakeDialable(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFakeJSON: with -o json the fake prints one JSON document on stdout (where to reach
+// it) and nothing else there, so that a script can start it and read its addresses.
+func TestFakeJSON(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut fakeOutput
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-o", "json", "fake", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interfaces", "10", "--rate-limit", "off"},
+			strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+	}()
+	var doc struct {
+		GRPCAddr string `json:"grpc_addr"`
+		V5URL    string `json:"v5_url"`
+		Email    string `json:"email"`
+		Token    string `json:"token"`
+	}
+	for i := 0; !strings.HasSuffix(out.String(), "\n"); i++ {
+		if i == 1000 {
+			t.Fatalf("no output: %q %q", out.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out.String())
+	}
+	if resp, err := fakeListInterfaces(t, doc.GRPCAddr, interceptors.Credentials{Email: doc.Email, Token: doc.Token}); err != nil || resp.GetTotalCount() != 10 {
+		t.Errorf("list from the printed address: %v", err)
+	}
+	if !strings.HasSuffix(doc.V5URL, kentiktest.V5Prefix) {
+		t.Errorf("v5_url %q", doc.V5URL)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != ExitOK {
+			t.Errorf("exit %d: %s", c, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("kentik fake did not stop")
+	}
+	var again map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &again); err != nil {
+		t.Errorf("stdout after stopping is not one JSON document: %v\n%s", err, out.String())
 	}
 }

@@ -28,8 +28,17 @@ func newTenantsCmd(g *Globals) *cobra.Command {
 Calls count against the V5 admin rate limit, apart from the gRPC APIs; --rate-limit
 sets the policy (default admin). --api-url points at another server, e.g. the local
 fake: kentik --api-url http://127.0.0.1:8080 tenants list`,
+		// NoArgs with a RunE makes a mistyped subcommand a usage error (exit 2); without
+		// them cobra prints the help and exits 0.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	users := &cobra.Command{Use: "users", Short: "Add or remove a tenant's users"}
+	users := &cobra.Command{
+		Use:   "users",
+		Short: "Add or remove a tenant's users",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
 	users.AddCommand(newTenantUsersAddCmd(g), newTenantUsersRemoveCmd(g))
 	cmd.AddCommand(newTenantsListCmd(g), newTenantsGetCmd(g), users)
 	return cmd
