@@ -72,6 +72,13 @@ func FuzzCSVPlan(f *testing.F) {
 				if err == io.EOF {
 					break
 				}
+				var he *headerError
+				if errors.As(err, &he) {
+					if he.line <= last {
+						t.Fatalf("unclosed quote reported on line %d after line %d", he.line, last)
+					}
+					break // a quote left open: the plan is refused
+				}
 				if err != nil {
 					t.Fatal(err)
 				}

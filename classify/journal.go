@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +15,11 @@ import (
 // ErrJournalMismatch is wrapped by the error returned when a journal was written for
 // another plan or another batch size: resuming from it would skip the wrong interfaces.
 var ErrJournalMismatch = errors.New("classify: the journal belongs to another job")
+
+// ErrJournalInUse is wrapped by the error returned when another running job (in this
+// process or another) holds the journal: two jobs appending to one journal would each
+// skip what the other sent and leave neither a true record.
+var ErrJournalInUse = errors.New("classify: the journal is in use by another running job")
 
 // journalMagic names the format of a journal; it changes if batch numbering ever does.
 const journalMagic = "kentik-classify-journal/1"
@@ -66,46 +72,73 @@ type journal struct {
 // file means nothing is done.
 func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
 	j := &journal{path: path, done: make(map[batchKey]int)}
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		data = nil
-	case err != nil:
+	if readOnly {
+		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("classify: journal: %s is not a regular file", path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("classify: journal: %w", err)
+		}
+		if _, err := j.load(data, p); err != nil {
+			return nil, err
+		}
+		return j, nil
+	}
+	// The journal file itself is locked (not a lock file next to it), for as long as the
+	// job runs: the operating system drops the lock when the process ends, SIGKILL
+	// included, so a crash never leaves a stale lock behind.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device would be read for ever (/dev/zero) or not keep what is written.
+		return nil, fmt.Errorf("classify: journal: %s is not a regular file", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
 		return nil, fmt.Errorf("classify: journal: %w", err)
+	}
+	if err := j.openLocked(f, p); err != nil {
+		f.Close()
+		return nil, err
+	}
+	j.f = f
+	return j, nil
+}
+
+// openLocked locks f, reads it, and positions it for appending, writing the header first
+// when f holds no complete one.
+func (j *journal) openLocked(f *os.File, p *Plan) error {
+	if err := lockFile(f); err != nil {
+		if errors.Is(err, errLocked) {
+			return fmt.Errorf("%w: %s (wait for it to finish, or give this job its own --journal)", ErrJournalInUse, j.path)
+		}
+		return fmt.Errorf("classify: journal: locking %s: %w", j.path, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("classify: journal: %w", err)
 	}
 	good, err := j.load(data, p)
 	if err != nil {
-		return nil, err
-	}
-	if readOnly {
-		return j, nil
+		return err
 	}
 	if good == 0 {
-		return j, j.create(p)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("classify: journal: %w", err)
+		return j.create(f, p)
 	}
 	if good < len(data) {
 		// Cut off the torn last line, so that the next line starts on a line of its own.
 		if err := f.Truncate(int64(good)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("classify: journal: %w", err)
+			return fmt.Errorf("classify: journal: %w", err)
 		}
 	}
-	if _, err := f.Seek(int64(good), 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("classify: journal: %w", err)
+	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
+		return fmt.Errorf("classify: journal: %w", err)
 	}
-	if good > 0 && data[good-1] != '\n' {
+	if data[good-1] != '\n' {
 		if _, err := f.Write([]byte{'\n'}); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("classify: journal: %w", err)
+			return fmt.Errorf("classify: journal: %w", err)
 		}
 	}
-	j.f = f
-	return j, nil
+	return nil
 }
 
 // load parses a journal's contents and returns the length of its good prefix (0 when it
@@ -186,35 +219,30 @@ func batchLen(p *Plan, g, seq int) int {
 	return min(n, p.BatchSize)
 }
 
-// create writes a new journal with its header, durably (file and directory entry).
-func (j *journal) create(p *Plan) error {
-	tmp := j.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("classify: journal: %w", err)
-	}
+// create writes a new journal's header into f (empty, or holding only a torn header),
+// durably: file and directory entry. A crash while it writes leaves a torn header, which
+// the next run replaces.
+func (j *journal) create(f *os.File, p *Plan) error {
 	h := journalHeader{
 		Journal: journalMagic, PlanSHA256: p.SHA256, BatchSize: p.BatchSize,
 		Groups: len(p.groups), Requests: p.Requests(), Interfaces: p.Interfaces,
 		Plan: p.Name, Created: time.Now().UTC().Format(time.RFC3339),
 	}
 	b, _ := json.Marshal(h)
-	if _, err = f.Write(append(b, '\n')); err == nil {
+	err := f.Truncate(0)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err == nil {
+		_, err = f.Write(append(b, '\n'))
+	}
+	if err == nil {
 		err = f.Sync()
 	}
-	if err == nil {
-		err = os.Rename(tmp, j.path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(j.path))
-	}
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
 		return fmt.Errorf("classify: journal: %w", err)
 	}
-	j.f = f
-	return nil
+	return syncDir(filepath.Dir(j.path))
 }
 
 // syncDir makes a new directory entry durable. Some systems cannot sync a directory;

@@ -458,3 +458,30 @@ func TestLoadNonNumericIDs(t *testing.T) {
 		t.Errorf("jsonl: %v", err)
 	}
 }
+
+// TestLoadUnclosedQuote: a quote left open swallows every line after it into one field.
+// That is not one bad row that --skip-invalid may drop: the plan is refused, naming the
+// line of the quote, so that the rows it hid are not lost without a word.
+func TestLoadUnclosedQuote(t *testing.T) {
+	plan := "interface_id,connectivity_type,network_boundary,provider\n" +
+		"1,transit,,\n" +
+		"2,\"transit,,\n" + // line 3: never closed
+		"3,ix,,\n4,ix,,\n"
+	path := writePlan(t, "quote.csv", plan)
+	for _, skip := range []bool{false, true} {
+		_, err := Load(context.Background(), path, Options{SkipInvalid: skip})
+		var pe *PlanError
+		if err == nil || errors.As(err, &pe) || !strings.Contains(err.Error(), "line 3: a quoted field opened on this line is still open on line 5") {
+			t.Errorf("skip-invalid %v: %v", skip, err)
+		}
+	}
+	// A stray quote inside one line stays one bad row.
+	p, err := Load(context.Background(), writePlan(t, "bare.csv", "interface_id,connectivity_type,network_boundary,provider\n1,tr\"ansit,,\n2,ix,,\n"), Options{SkipInvalid: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.Rejected != 1 || p.Interfaces != 1 {
+		t.Errorf("bare quote: %d rejected, %d interfaces", p.Rejected, p.Interfaces)
+	}
+}

@@ -155,6 +155,12 @@ func (c *csvReader) next() (record, error) {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			c.fields = nil
+			if pe.Line > pe.StartLine {
+				// A quote left open swallowed the lines after it (to the end of the
+				// file, often): skipping "one bad row" would silently drop all of them.
+				return record{}, &headerError{line: pe.StartLine, reason: fmt.Sprintf(
+					"a quoted field opened on this line is still open on line %d (%v): the lines in between cannot be told apart as rows; fix the quoting", pe.Line, pe.Err)}
+			}
 			return record{line: pe.StartLine, bad: "bad CSV: " + pe.Err.Error()}, nil
 		}
 		return record{}, err

@@ -42,6 +42,8 @@ type Runner struct {
 	Workers int
 	// Journal, when set, is the journal file that makes the job resumable: batches it
 	// holds are skipped, and each acknowledged batch is added (and synced) at once.
+	// Run locks it while it runs (on Unix): a second job on the same journal fails with
+	// ErrJournalInUse.
 	Journal string
 	// FailedFile, when set, receives the rows of failed batches and of verification
 	// mismatches, as a CSV plan that can be run again as it is. It is only created
@@ -197,8 +199,8 @@ func (r *Runner) DryRun(ctx context.Context, p *Plan) (*Summary, error) {
 // Run sends the plan's batches and returns what happened. The Summary is never nil. The
 // error is nil only when every interface of the plan is classified (and, with Verify,
 // confirmed); otherwise it wraps ErrFailed, ErrVerify, ErrStopped (credentials refused),
-// ErrJournalMismatch, ErrPlanChanged, or the context's error when the job was
-// interrupted (rerun with the same journal to finish it).
+// ErrJournalMismatch, ErrJournalInUse, ErrPlanChanged, or the context's error when the
+// job was interrupted (rerun with the same journal to finish it).
 func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	s := r.newSummary(p)
 	if r.Client == nil {
@@ -375,14 +377,15 @@ func (st *runState) one(ctx context.Context, cancel context.CancelCauseFunc, b B
 	st.s.Sent++
 	switch {
 	case err == nil:
+		// The server applied the batch whatever happens to the journal: the summary
+		// says so. Unjournaled, it is sent again by a rerun, which is harmless.
+		st.s.Classified += len(b.IDs)
 		if st.j != nil {
 			if jerr := st.j.record(b); jerr != nil {
-				st.s.Sent--
 				cancel(jerr)
 				return
 			}
 		}
-		st.s.Classified += len(b.IDs)
 	case fatal(err):
 		// Sent stays counted: the server received the request (and refused it).
 		cancel(fmt.Errorf("%w: %w", ErrStopped, err))

@@ -446,3 +446,58 @@ func TestEstimate(t *testing.T) {
 		t.Errorf("admin, 1000 requests: %s", got)
 	}
 }
+
+// TestJournalInUse: while one job holds a journal, a second job on the same journal is
+// refused before it sends anything; once the first ends, the journal is free again (and
+// a job killed outright frees it too: the lock dies with the process, see
+// internal/cli's SIGKILL test).
+func TestJournalInUse(t *testing.T) {
+	dir := t.TempDir()
+	p := mustLoad(t, genPlan(t, dir, 300), Options{BatchSize: 100})
+	jpath := filepath.Join(dir, "journal")
+	held, err := openJournal(jpath, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeService()
+	client := startFake(t, f)
+	_, err = (&Runner{Client: client, Journal: jpath}).Run(context.Background(), p)
+	if !errors.Is(err, ErrJournalInUse) || !strings.Contains(err.Error(), jpath) {
+		t.Fatalf("second job on a held journal: %v", err)
+	}
+	if calls, _, _ := f.snapshot(); calls != 0 {
+		t.Fatalf("%d calls sent by the refused job", calls)
+	}
+	// A dry run only reads the journal: it is not refused.
+	if _, err := (&Runner{Client: client, Journal: jpath}).DryRun(context.Background(), p); err != nil {
+		t.Errorf("dry run next to a running job: %v", err)
+	}
+	if err := held.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Runner{Client: client, Journal: jpath}).Run(context.Background(), p); err != nil {
+		t.Fatalf("after the first job ended: %v", err)
+	}
+	if calls, _, _ := f.snapshot(); calls != p.Requests() {
+		t.Errorf("%d calls, want %d", calls, p.Requests())
+	}
+}
+
+// A journal that is not a regular file is refused before anything is read or sent
+// (/dev/zero would otherwise be read for ever).
+func TestJournalNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	p := mustLoad(t, genPlan(t, dir, 10), Options{})
+	f := newFakeService()
+	for _, path := range []string{dir, os.DevNull} {
+		if _, err := (&Runner{Client: startFake(t, f), Journal: path}).Run(context.Background(), p); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("journal %s: %v", path, err)
+		}
+		if _, err := (&Runner{Client: startFake(t, f), Journal: path}).DryRun(context.Background(), p); err == nil {
+			t.Errorf("dry run, journal %s: accepted", path)
+		}
+	}
+	if calls, _, _ := f.snapshot(); calls != 0 {
+		t.Errorf("%d calls sent", calls)
+	}
+}

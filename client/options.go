@@ -95,7 +95,8 @@ func WithRateLimit(p ratelimit.Policy) Option {
 
 // WithLimiter plugs in a limiter of your own (for example one shared between
 // machines), replacing the policy's. If it implements ratelimit.Pusher it is
-// told about server pushback.
+// told about server pushback. A nil l keeps the default; use
+// WithRateLimit(ratelimit.Off) to turn client-side limiting off.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return optionFunc(func(s *settings) { s.limiter = l })
 }
@@ -143,8 +144,9 @@ func WithUserAgent(extra string) Option {
 // conn: Close does not close it. The client's interceptors (retry, rate limit,
 // logging, typed errors) still apply, and the credentials are added to each
 // call's metadata by an interceptor. With WithConn the credentials are
-// optional (conn may carry its own); the endpoint, TLS, plaintext and dial
-// options are not used.
+// optional (conn may carry its own); give them to the client or to conn, not
+// both, since grpc would send the headers twice and Kentik would see two
+// values. The endpoint, TLS, plaintext and dial options are not used.
 func WithConn(conn grpc.ClientConnInterface) Option {
 	return optionFunc(func(s *settings) { s.conn = conn })
 }

@@ -35,7 +35,12 @@ type LimitError struct {
 }
 
 // Error implements error.
-func (e *LimitError) Error() string { return e.Method + ": " + e.Err.Error() }
+func (e *LimitError) Error() string {
+	if e.Err == nil {
+		return e.Method + ": " + ratelimit.ErrLimited.Error()
+	}
+	return e.Method + ": " + e.Err.Error()
+}
 
 // Unwrap returns the limiter's error.
 func (e *LimitError) Unwrap() error { return e.Err }
@@ -56,7 +61,7 @@ func (e *LimitError) Code() codes.Code {
 
 // GRPCStatus lets status.Code and status.FromError read the code.
 // Its message is the limiter's, without the method name.
-func (e *LimitError) GRPCStatus() *status.Status { return status.New(e.Code(), e.Err.Error()) }
+func (e *LimitError) GRPCStatus() *status.Status { return status.New(e.Code(), e.Error()) }
 
 // RateLimitUnaryClientInterceptor takes a slot from l before each attempt and
 // gives it back when the attempt ends. Placed inside a retry interceptor (as
@@ -237,11 +242,13 @@ func (g *pushbackGate) wait(ctx context.Context, nb int64) error {
 	}
 }
 
-// PushBack implements ratelimit.Pusher: no call starts before now+d.
+// PushBack implements ratelimit.Pusher: no call starts before now+d (d capped
+// at ratelimit.MaxPushBack).
 func (g *pushbackGate) PushBack(d time.Duration) {
 	if d <= 0 {
 		return
 	}
+	d = ratelimit.ClampPushBack(d)
 	end := time.Now().Add(d).UnixNano()
 	for {
 		cur := g.notBefore.Load()

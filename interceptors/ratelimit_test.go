@@ -381,3 +381,30 @@ func TestRateLimitStreamSendErrorReleases(t *testing.T) {
 		t.Fatalf("after SendMsg failed with %v: acquired %d released %d", sendErr, a, r)
 	}
 }
+
+// A LimitError built by hand, without the limiter's error, still reads and converts
+// without a panic, and is still a rate-limit error.
+func TestLimitErrorZeroValue(t *testing.T) {
+	var e error = &LimitError{}
+	if e.Error() == "" || !errors.Is(e, ratelimit.ErrLimited) || status.Code(e) != codes.ResourceExhausted {
+		t.Errorf("zero LimitError: %q, code %v", e.Error(), status.Code(e))
+	}
+}
+
+// The gate caps a huge push-back at ratelimit.MaxPushBack, forwards the capped value,
+// and says how long the wait is when a deadline cannot be met.
+func TestHonourPushbackCapped(t *testing.T) {
+	l := &stubLimiter{}
+	g := HonourPushback(l)
+	g.(ratelimit.Pusher).PushBack(time.Duration(math.MaxInt64))
+	if got := l.pushes(); len(got) != 1 || got[0] != ratelimit.MaxPushBack {
+		t.Fatalf("forwarded %v, want [%v]", got, ratelimit.MaxPushBack)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := g.Acquire(ctx)
+	var we *ratelimit.WaitError
+	if !errors.As(err, &we) || we.Wait > ratelimit.MaxPushBack || we.Wait < ratelimit.MaxPushBack-time.Minute {
+		t.Fatalf("Acquire: %v", err)
+	}
+}

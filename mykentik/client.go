@@ -88,7 +88,7 @@ type config struct {
 	httpClient  *http.Client
 	creds       interceptors.Credentials
 	limiter     ratelimit.Limiter
-	limiterSet  bool
+	policy      *ratelimit.Policy // nil: ratelimit.Admin
 	maxAttempts int
 	baseBackoff time.Duration
 	maxBackoff  time.Duration
@@ -146,14 +146,29 @@ func WithCredentials(creds interceptors.Credentials) Option {
 	})
 }
 
-// WithLimiter replaces the default rate limiter. The default,
-// ratelimit.Shared(key, ratelimit.Admin), is shared by every Client in the process for
-// the same region (or base URL) and email, because Kentik counts V5 admin calls per
-// customer, apart from gRPC calls and V5 query calls. A nil l turns client-side limiting
-// off (the server's limits still apply, and its 429s are still retried).
+// WithRateLimit sets the policy of the default limiter, which is ratelimit.Admin, the
+// row of Kentik's published table for V5 admin calls. The limiter is shared, through
+// ratelimit.Shared, by every Client in the process for the same region (or base URL)
+// and email, because Kentik counts V5 admin calls per customer, apart from gRPC calls
+// and V5 query calls. ratelimit.Off lets requests through unpaced (the server's limits
+// still apply, and its 429s are still retried).
+func WithRateLimit(p ratelimit.Policy) Option {
+	return optionFunc(func(c *config) error {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("mykentik: %w", err)
+		}
+		c.policy = &p
+		return nil
+	})
+}
+
+// WithLimiter plugs in a limiter of your own (for example one shared between machines),
+// replacing the policy's. If it implements ratelimit.Pusher it is told about server
+// push-back. A nil l keeps the default, as it does for client.WithLimiter; use
+// WithRateLimit(ratelimit.Off) to turn client-side limiting off.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return optionFunc(func(c *config) error {
-		c.limiter, c.limiterSet = l, true
+		c.limiter = l
 		return nil
 	})
 }
@@ -226,9 +241,15 @@ func New(opts ...Option) (*Client, error) {
 	}
 
 	limiter := cfg.limiter
-	if !cfg.limiterSet {
+	if limiter == nil {
+		p := ratelimit.Admin
+		if cfg.policy != nil {
+			p = *cfg.policy
+		}
+		// Kentik counts per account: an email typed with other capitals is the same
+		// account, so it must get the same limiter.
 		email := strings.ToLower(strings.TrimSpace(cfg.creds.Email))
-		limiter = ratelimit.Shared(key+"|"+email+"|v5-admin", ratelimit.Admin)
+		limiter = ratelimit.Shared(key+"|"+email+"|v5-admin", p)
 	}
 
 	var hc http.Client
@@ -511,11 +532,11 @@ func decodeJSON[T any](c *Client, method string, u *url.URL, body []byte, decode
 		var zero T
 		path := u.EscapedPath()
 		if !json.Valid(body) {
-			snippet := string(body)
+			snippet := cleanText(string(body))
 			if secret := c.secret(); secret != "" {
 				snippet = strings.ReplaceAll(snippet, secret, "<redacted>")
 			}
-			return zero, fmt.Errorf("kentik v5: %s %s: %w: body is not JSON: %q", method, path, ErrNotJSON, truncate(cleanText(snippet), 120))
+			return zero, fmt.Errorf("kentik v5: %s %s: %w: body is not JSON: %q", method, path, ErrNotJSON, truncate(snippet, 120))
 		}
 		return zero, fmt.Errorf("kentik v5: %s %s: %w: %w", method, path, ErrNotJSON, err)
 	}

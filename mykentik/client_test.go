@@ -202,7 +202,7 @@ func TestCreateUserEmptyBody(t *testing.T) {
 func TestWrongCredentials(t *testing.T) {
 	f := newFake(t, reply{body: `[]`})
 	c, err := New(WithBaseURL(f.srv.URL), WithCredentials(interceptors.Credentials{Email: testEmail, Token: "wrong-token-xyz"}),
-		WithLimiter(nil), WithRetry(3, time.Millisecond, time.Millisecond))
+		WithRateLimit(ratelimit.Off), WithRetry(3, time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestBodies(t *testing.T) {
 			}
 		}))
 		defer srv.Close()
-		c, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds), WithLimiter(nil), WithMaxBodyBytes(1000))
+		c, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithMaxBodyBytes(1000))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -672,7 +672,7 @@ func TestTransientConnectionErrorRetried(t *testing.T) {
 		io.WriteString(w, `[]`)
 	}))
 	defer srv.Close()
-	c, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds), WithLimiter(nil), WithRetry(3, time.Millisecond, time.Millisecond))
+	c, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithRetry(3, time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,5 +716,35 @@ func TestClientNeverPrintsToken(t *testing.T) {
 				t.Errorf("%s printed the token: %s", verb, out)
 			}
 		}
+	}
+}
+
+// WithRateLimit paces with the policy given, through the limiter shared per account
+// (two clients of one account, the second with other capitals in the email, share one
+// window), and refuses an invalid policy before any request.
+func TestWithRateLimitShared(t *testing.T) {
+	f := newFake(t, reply{body: `[]`})
+	p, err := ratelimit.Parse("concurrency=1,1/1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, err := New(WithBaseURL(f.srv.URL), WithCredentials(testCreds), WithRateLimit(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c1.ListTenants(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := New(WithBaseURL(f.srv.URL), WithCredentials(interceptors.Credentials{Email: " " + strings.ToUpper(testEmail), Token: testToken}), WithRateLimit(p), WithLimiter(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c2.ListTenants(ctx); !IsRateLimited(err) {
+		t.Errorf("second client of the account: err = %v, want the shared window to refuse", err)
+	}
+	if _, err := New(WithBaseURL(f.srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Policy{Concurrency: -1})); err == nil {
+		t.Error("an invalid policy was accepted")
 	}
 }

@@ -119,16 +119,14 @@ func errorMessage(body []byte, secret string) string {
 			msg = stripTags(msg)
 		}
 	}
-	if secret != "" {
-		msg = strings.ReplaceAll(msg, secret, "<redacted>")
-	}
+	// Cleaning first, so that control characters cannot split the token and hide it
+	// from the replacement; truncating last cannot reveal a prefix of a token that is
+	// already gone.
 	msg = cleanText(msg)
-	msg = truncate(msg, maxMessageLen)
 	if secret != "" {
-		// Truncation cannot reveal a prefix of a redacted token, but cleaning could in
-		// theory join pieces of one; check once more.
 		msg = strings.ReplaceAll(msg, secret, "<redacted>")
 	}
+	msg = truncate(msg, maxMessageLen)
 	return msg
 }
 

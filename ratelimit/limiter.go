@@ -30,9 +30,19 @@ type Limiter interface {
 // off (e.g. a 429 Retry-After or gRPC RESOURCE_EXHAUSTED with RetryInfo). No
 // call may start before now+d for every user of the limiter.
 type Pusher interface {
-	// PushBack forbids any call start before now+d (d <= 0 is ignored).
+	// PushBack forbids any call start before now+d (d <= 0 is ignored). The
+	// limiters of this module cap d at MaxPushBack.
 	PushBack(d time.Duration)
 }
+
+// MaxPushBack caps the server push-back a limiter honours. The longest window
+// of Kentik's published limits is an hour: no retry delay beyond that can be
+// right, and one from a broken server or proxy ("retry in 10 years") would
+// otherwise stall every call of the account for the life of the process.
+const MaxPushBack = time.Hour
+
+// ClampPushBack returns d capped at MaxPushBack.
+func ClampPushBack(d time.Duration) time.Duration { return min(d, MaxPushBack) }
 
 // ErrLimited is the sentinel matched (with errors.Is) by every error a
 // Limiter returns because no call slot could be had in time.
@@ -271,6 +281,7 @@ func (l *limiter) PushBack(d time.Duration) {
 	if d <= 0 {
 		return
 	}
+	d = ClampPushBack(d)
 	l.mu.Lock()
 	if nb := addSat(l.now(), int64(d)); nb > l.notBefore {
 		l.notBefore = nb

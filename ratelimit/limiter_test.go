@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -762,5 +763,32 @@ func TestRingHugeLimit(t *testing.T) {
 	}
 	if at := s.estimate(0, 3); at != 200 {
 		t.Errorf("estimate for the 4th next call %d, want 200", at)
+	}
+}
+
+// A push-back beyond MaxPushBack (a broken server's "retry in 290 years") holds calls
+// back for MaxPushBack, not for the life of the process.
+func TestLimiterPushBackCapped(t *testing.T) {
+	clk := newFakeClock()
+	l := New(mustParse(t, "100/1s"), WithClock(clk)).(*limiter)
+	l.PushBack(time.Duration(math.MaxInt64))
+	res := make(chan error, 1)
+	go func() {
+		rel, err := l.Acquire(context.Background())
+		if err == nil {
+			rel()
+		}
+		res <- err
+	}()
+	clk.waitPending(t, 1)
+	clk.Advance(MaxPushBack - time.Millisecond)
+	select {
+	case err := <-res:
+		t.Fatalf("admitted before MaxPushBack: %v", err)
+	case <-time.After(10 * time.Millisecond):
+	}
+	clk.Advance(time.Millisecond)
+	if err := <-res; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -51,7 +51,12 @@ type Globals struct {
 // UsageError marks an error in how the command was called (exit code 2).
 type UsageError struct{ Err error }
 
-func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Error() string {
+	if e.Err == nil {
+		return "usage error"
+	}
+	return e.Err.Error()
+}
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // usagef returns a *UsageError with a formatted message.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/mykentik"
-	"github.com/gokentik/kentik/ratelimit"
 )
 
 func init() { register(newTenantsCmd) }
@@ -56,12 +55,10 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 		mykentik.WithCredentials(creds),
 		mykentik.WithUserAgent("kentik-cli"),
 	}
-	key := g.Region
 	if g.APIURL != "" {
 		opts = append(opts, mykentik.WithBaseURL(g.APIURL))
-		key = g.APIURL
 	}
-	opts = append(opts, mykentik.WithLimiter(ratelimit.Shared(key+"|"+strings.ToLower(creds.Email)+"|v5-admin", g.Policy())))
+	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
 	c, err := mykentik.New(opts...)
 	if err != nil {
 		if errors.Is(err, interceptors.ErrMissingCredentials) {
