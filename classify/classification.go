@@ -2,6 +2,7 @@ package classify
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gokentik/kentik/enums"
@@ -180,8 +181,9 @@ func (rp *rowParser) parse(id, ct, nb, provider string) (string, Classification,
 }
 
 // isInterfaceID reports whether id is a positive decimal number written without leading
-// zeros, the only form Kentik's interface ids take (so that "007" and "7" cannot pass for
-// two interfaces).
+// zeros that fits in 64 bits, the only form Kentik's interface ids take (so that "007"
+// and "7" cannot pass for two interfaces, and a 30-digit number does not make the server
+// refuse its whole batch).
 func isInterfaceID(id string) bool {
 	if id == "" || id[0] == '0' {
 		return false
@@ -191,7 +193,8 @@ func isInterfaceID(id string) bool {
 			return false
 		}
 	}
-	return true
+	_, err := strconv.ParseUint(id, 10, 64)
+	return err == nil
 }
 
 // clip shortens s for an error message.

@@ -65,6 +65,9 @@ type journal struct {
 	mu   sync.Mutex
 	f    *os.File
 	done map[batchKey]int
+	// unlocked is set when the file system could not lock the journal: a second job
+	// on it would not be refused.
+	unlocked bool
 }
 
 // openJournal opens the journal at path for p, creating it if it does not exist or holds
@@ -107,10 +110,14 @@ func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
 // openLocked locks f, reads it, and positions it for appending, writing the header first
 // when f holds no complete one.
 func (j *journal) openLocked(f *os.File, p *Plan) error {
-	if err := lockFile(f); err != nil {
-		if errors.Is(err, errLocked) {
-			return fmt.Errorf("%w: %s (wait for it to finish, or give this job its own --journal)", ErrJournalInUse, j.path)
-		}
+	switch err := lockFile(f); {
+	case errors.Is(err, errLocked):
+		return fmt.Errorf("%w: %s (wait for it to finish, or give this job its own --journal)", ErrJournalInUse, j.path)
+	case errors.Is(err, errNoLocks):
+		// A journal on a file system without locks still makes the job resumable,
+		// which matters more than catching a second job on it: go on, unlocked.
+		j.unlocked = true
+	case err != nil:
 		return fmt.Errorf("classify: journal: locking %s: %w", j.path, err)
 	}
 	data, err := io.ReadAll(f)

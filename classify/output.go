@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/gokentik/kentik/enums"
 )
@@ -17,6 +18,11 @@ type rejectWriter struct {
 	f   *os.File
 	bw  *bufio.Writer
 	csv *csv.Writer // nil for JSON lines
+	// reason is the plan's own "reason" column (a reject file run again as a plan), which
+	// takes the new reason instead of a second column of that name: a header naming a
+	// column twice is refused, so the reject file would not be a plan any more. -1 if
+	// none.
+	reason int
 }
 
 func newRejectWriter(path string, format Format, header []string) (*rejectWriter, error) {
@@ -24,10 +30,19 @@ func newRejectWriter(path string, format Format, header []string) (*rejectWriter
 	if err != nil {
 		return nil, err
 	}
-	w := &rejectWriter{f: f, bw: bufio.NewWriter(f)}
+	w := &rejectWriter{f: f, bw: bufio.NewWriter(f), reason: -1}
 	if format != FormatJSONL {
 		w.csv = csv.NewWriter(w.bw)
-		if err := w.csv.Write(append(append([]string(nil), header...), "reason")); err != nil {
+		h := append([]string(nil), header...)
+		for i, name := range h {
+			if strings.EqualFold(strings.TrimSpace(name), "reason") {
+				w.reason = i
+			}
+		}
+		if w.reason < 0 {
+			h = append(h, "reason")
+		}
+		if err := w.csv.Write(h); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -38,6 +53,11 @@ func newRejectWriter(path string, format Format, header []string) (*rejectWriter
 func (w *rejectWriter) write(line int, reason string, orig []string) error {
 	reason = fmt.Sprintf("line %d: %s", line, reason)
 	if w.csv != nil {
+		if w.reason >= 0 && w.reason < len(orig) {
+			row := append([]string(nil), orig...)
+			row[w.reason] = reason
+			return w.csv.Write(row)
+		}
 		return w.csv.Write(append(orig, reason))
 	}
 	row := ""

@@ -49,7 +49,8 @@ type Options struct {
 	SkipInvalid bool
 	// RejectFile, when set together with SkipInvalid, receives every rejected row as
 	// it was in the plan plus a "reason" column (CSV) or as
-	// {"line":N,"reason":"...","row":"..."} (JSON lines).
+	// {"line":N,"reason":"...","row":"..."} (JSON lines). Load refuses one that is
+	// the plan itself.
 	RejectFile string
 	// MaxErrors caps the bad rows kept for messages; 0 means DefaultMaxErrors.
 	MaxErrors int
@@ -271,6 +272,9 @@ func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
 		seed:      maphash.MakeSeed(),
 		ids:       make(map[uint64]idEntry),
 		index:     make(map[Classification]int),
+	}
+	if opts.SkipInvalid && opts.RejectFile != "" && sameFile(opts.RejectFile, path) {
+		return nil, fmt.Errorf("classify: the reject file %s is the plan itself: it would be overwritten while it is read; name another reject file", opts.RejectFile)
 	}
 	l := &loader{p: p, opts: opts}
 	defer l.closeReject()
@@ -676,6 +680,11 @@ func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
 		}
 		if g == math.MaxUint32 || int(g) >= len(p.groups) || p.groups[g].Classification != c {
 			return changed(rec.line, "a classification that was not there before")
+		}
+		if sent[g]+len(bufs[g]) >= p.groups[g].Interfaces {
+			// More rows of this classification than Load counted: the file grew
+			// while it was read (and the capacity below would go negative).
+			return changed(rec.line, "a row that was not there before")
 		}
 		if bufs[g] == nil {
 			bufs[g] = make([]string, 0, min(p.BatchSize, p.groups[g].Interfaces-sent[g]))

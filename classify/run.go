@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ type Runner struct {
 	Journal string
 	// FailedFile, when set, receives the rows of failed batches and of verification
 	// mismatches, as a CSV plan that can be run again as it is. It is only created
-	// when something failed.
+	// when something failed. Run refuses one that is the plan or the journal.
 	FailedFile string
 	// Verify reads the classifications back after sending (one ListInterface per
 	// group, filtered by the group's classification) and compares them.
@@ -203,8 +204,14 @@ func (r *Runner) DryRun(ctx context.Context, p *Plan) (*Summary, error) {
 // job was interrupted (rerun with the same journal to finish it).
 func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	s := r.newSummary(p)
+	// refused ends a job before anything is sent: everything not journaled remains.
+	refused := func(err error) (*Summary, error) {
+		s.Remaining = s.Interfaces - s.AlreadyDone
+		s.Error = err.Error()
+		return s, err
+	}
 	if r.Client == nil {
-		return s, errors.New("classify: Runner.Client is nil")
+		return refused(errors.New("classify: Runner.Client is nil"))
 	}
 	start := time.Now()
 	var retries0 int64
@@ -215,10 +222,17 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	if r.Journal != "" {
 		var err error
 		if j, err = openJournal(r.Journal, p, false); err != nil {
-			return s, err
+			return refused(err)
 		}
 		defer j.close()
+		if j.unlocked {
+			r.logger().Warn("the journal's file system cannot lock files: a second job on this journal would not be refused", "journal", r.Journal)
+		}
 		s.Resumed, s.AlreadyDone = j.doneCounts()
+	}
+	// After the journal is opened: a new one exists by now.
+	if err := r.checkFiles(p); err != nil {
+		return refused(err)
 	}
 	fw := &failedWriter{path: r.FailedFile}
 	defer fw.close()
@@ -275,6 +289,33 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 		r.Progress(pr)
 	}
 	return s, err
+}
+
+// checkFiles refuses a failed file that is the plan or the journal: created at the first
+// failure, it would truncate the plan while pass 2 reads it (rerunning plan.failed with
+// --failed-file plan.failed loses every row not yet sent), or the journal under its own
+// appends.
+func (r *Runner) checkFiles(p *Plan) error {
+	if r.FailedFile == "" {
+		return nil
+	}
+	if sameFile(r.FailedFile, p.Path) {
+		return fmt.Errorf("classify: the failed file %s is the plan itself: it would be overwritten while the job reads it; name another failed file", r.FailedFile)
+	}
+	if r.Journal != "" && sameFile(r.FailedFile, r.Journal) {
+		return fmt.Errorf("classify: the failed file %s is the journal: name another failed file", r.FailedFile)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b name one existing file.
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 func (r *Runner) failedHint() string {

@@ -72,7 +72,7 @@ func (e *enum) parse(s string) (int32, error) {
 	if t == "" || len(t) > maxInput {
 		return 0, &ParseError{Enum: e.kind, Input: s, Valid: e.valid}
 	}
-	t = strings.ToUpper(separators.Replace(t))
+	t = asciiUpper(separators.Replace(t))
 	if v, ok := e.values[t]; ok {
 		return v, nil
 	}
@@ -80,6 +80,19 @@ func (e *enum) parse(s string) (int32, error) {
 		return v, nil
 	}
 	return 0, &ParseError{Enum: e.kind, Input: s, Valid: e.valid}
+}
+
+// asciiUpper upper-cases ASCII letters only. strings.ToUpper would also map look-alikes
+// onto enum letters ("transıt" with a dotless i, the long s "ſ"), accepting names nobody
+// meant to write.
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 func (e *enum) short(v int32) string {

@@ -21,7 +21,9 @@ func TestParseConnectivityType(t *testing.T) {
 			t.Errorf("ParseConnectivityType(%q) = %v, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "  ", "transits", "CONNECTIVITY_TYPE_", "NETWORK_BOUNDARY_EXTERNAL", "15"} {
+	// "transıt" (dotless i) and "ſ" (long s) upper-case to TRANSIT and S with
+	// strings.ToUpper: look-alikes are not names.
+	for _, in := range []string{"", "  ", "transits", "CONNECTIVITY_TYPE_", "NETWORK_BOUNDARY_EXTERNAL", "15", "transıt", "tranſit", "ıx"} {
 		_, err := ParseConnectivityType(in)
 		var pe *ParseError
 		if !errors.As(err, &pe) || !errors.Is(err, ErrUnknownValue) {

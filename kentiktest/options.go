@@ -106,7 +106,9 @@ func WithInterfaces(n int, seed int64) Option {
 }
 
 // WithTenants replaces the default My Kentik tenants (three tenants with a few users).
-// Ids of tenants and users must be unique; empty dates are set to the server's start.
+// Ids of tenants and users must be unique; empty dates are set to the server's start, an
+// empty company_id to the fake customer's and a user's empty tenant_id to its tenant's
+// id, since Kentik always sends them.
 func WithTenants(ts ...Tenant) Option {
 	return func(cf *config) error {
 		cf.tenants = cloneTenants(ts)

@@ -21,14 +21,18 @@ import (
 // V5Prefix is the path every V5 REST endpoint lives under.
 const V5Prefix = "/api/v5"
 
-// Tenant is a My Kentik tenant as the V5 API returns it (the documented field names).
+// Tenant is a My Kentik tenant as the V5 API returns it. Kentik's documentation names
+// the dates twice: its field table says cdate/edate, its JSON example created_date and
+// updated_date. The example is what Kentik sends (Kentik's own Go and Python SDKs decode
+// created_date/updated_date and nothing else), so the fake sends that: a client that
+// read cdate would pass against the fake and find no dates at Kentik.
 type Tenant struct {
 	ID          int64        `json:"id"`
 	CompanyID   string       `json:"company_id"`
 	Name        string       `json:"name"`
 	Description string       `json:"description"`
-	CDate       string       `json:"cdate"` // UTC, ISO 8601 with milliseconds
-	EDate       string       `json:"edate"`
+	CDate       string       `json:"created_date"` // UTC, ISO 8601 with milliseconds
+	EDate       string       `json:"updated_date"`
 	Users       []TenantUser `json:"users"`
 }
 
@@ -117,6 +121,9 @@ func newTenantStore(ts []Tenant, started time.Time) (*tenantStore, error) {
 		if t.EDate == "" {
 			t.EDate = t.CDate
 		}
+		if t.CompanyID == "" {
+			t.CompanyID = companyID // Kentik always says whose tenant it is
+		}
 		if t.Users == nil {
 			t.Users = []TenantUser{} // a JSON array, never null
 		}
@@ -126,6 +133,12 @@ func newTenantStore(ts []Tenant, started time.Time) (*tenantStore, error) {
 				return nil, fmt.Errorf("kentiktest: user id %q of tenant %d is empty or not unique", u.ID, t.ID)
 			}
 			seenU[u.ID] = true
+			if u.CompanyID == "" {
+				u.CompanyID = t.CompanyID
+			}
+			if u.TenantID == "" {
+				u.TenantID = strconv.FormatInt(t.ID, 10)
+			}
 			if n, err := strconv.ParseInt(u.ID, 10, 64); err == nil && n >= st.nextUser {
 				st.nextUser = n + 1
 			}

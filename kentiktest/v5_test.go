@@ -29,10 +29,20 @@ func TestV5Tenants(t *testing.T) {
 	if err := json.Unmarshal(r.body, &raw); err != nil || len(raw) != 3 {
 		t.Fatalf("list body %s: %v", r.body, err)
 	}
-	for _, k := range []string{"id", "company_id", "name", "description", "cdate", "edate", "users"} {
+	// The dates as Kentik sends them (the documentation's JSON example, and what Kentik's
+	// own SDKs decode), not as its field table names them.
+	for _, k := range []string{"id", "company_id", "name", "description", "created_date", "updated_date", "users"} {
 		if _, ok := raw[0][k]; !ok {
 			t.Errorf("tenant lacks %q: %v", k, raw[0])
 		}
+	}
+	for _, k := range []string{"cdate", "edate"} {
+		if _, ok := raw[0][k]; ok {
+			t.Errorf("tenant has %q, which Kentik does not send: %v", k, raw[0])
+		}
+	}
+	if d, _ := raw[0]["created_date"].(string); d != "2023-02-14T09:30:00.000Z" {
+		t.Errorf("created_date %v, want 2023-02-14T09:30:00.000Z", raw[0]["created_date"])
 	}
 	if _, ok := raw[0]["id"].(float64); !ok {
 		t.Errorf("tenant id %v is not a JSON number", raw[0]["id"])

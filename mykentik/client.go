@@ -10,8 +10,9 @@
 // interceptors.NewAuthTransport) and goes through a rate limiter (see
 // interceptors.NewRateLimitTransport) that by default applies Kentik's published limits
 // for V5 admin calls, shared by every Client of the same account and region in the
-// process. Responses 429, 502, 503 and 504 are retried with capped exponential backoff and
-// jitter, honouring Retry-After; other errors come back as *APIError.
+// process. Responses 429 and 503 are retried with capped exponential backoff and jitter,
+// honouring Retry-After, and so are 502 and 504 for idempotent methods (not for the POST
+// that creates a user); other errors come back as *APIError.
 //
 // Kentik documents the response bodies in more than one shape; the models decode all of
 // them and write one canonical JSON form back (see Tenant).
@@ -537,6 +538,12 @@ func decodeJSON[T any](c *Client, method string, u *url.URL, body []byte, decode
 				snippet = strings.ReplaceAll(snippet, secret, "<redacted>")
 			}
 			return zero, fmt.Errorf("kentik v5: %s %s: %w: body is not JSON: %q", method, path, ErrNotJSON, truncate(snippet, 120))
+		}
+		if secret := c.secret(); secret != "" && strings.Contains(err.Error(), secret) {
+			// The decoders quote a bad value back ("unrecognized timestamp %q"); one
+			// that echoes the token must not carry it into the error, so the text is
+			// redacted and the decoder's error (which holds it) is not wrapped.
+			return zero, fmt.Errorf("kentik v5: %s %s: %w: %s", method, path, ErrNotJSON, strings.ReplaceAll(err.Error(), secret, "<redacted>"))
 		}
 		return zero, fmt.Errorf("kentik v5: %s %s: %w: %w", method, path, ErrNotJSON, err)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -171,14 +172,19 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	r.Retries = retries.Load
 	pp := classify.NewProgressPrinter(g.Stderr, isTerminal(g.Stderr))
 	r.Progress = pp.Report
-	fmt.Fprintf(g.Stderr, "classify: %d interfaces in %d groups, %d requests of at most %d ids; policy %s (at least %s)\n",
-		plan.Interfaces, len(plan.Groups), plan.Requests(), plan.BatchSize, policy, classify.Estimate(policy, plan.Requests(), 0).Round(time.Second))
+	fmt.Fprintf(g.Stderr, "classify: %d interface%s in %d group%s, %d request%s of at most %d ids; policy %s (at least %s)\n",
+		plan.Interfaces, plural(plan.Interfaces), len(plan.Groups), plural(len(plan.Groups)), plan.Requests(), plural(plan.Requests()),
+		plan.BatchSize, policy, classify.Estimate(policy, plan.Requests(), 0).Round(time.Second))
 	s, runErr := r.Run(ctx, plan)
-	if g.JSON() {
+	// A journal that is refused stops the job before it starts: a table of zeros would
+	// only hide the error below it. -o json still prints its one document.
+	refused := errors.Is(runErr, classify.ErrJournalMismatch) || errors.Is(runErr, classify.ErrJournalInUse)
+	switch {
+	case g.JSON():
 		if err := writeClassifyJSON(g.Stdout, s, nil); err != nil && runErr == nil {
 			runErr = err
 		}
-	} else {
+	case !refused:
 		printSummary(g.Stdout, s)
 	}
 	if runErr != nil && ctx.Err() != nil && o.journal != "" {
@@ -248,7 +254,7 @@ func printSummary(w io.Writer, s *classify.Summary) {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	row("plan", "%s (%s, sha256 %.12s)", s.Plan, s.Format, s.PlanSHA256)
 	row("rows", "%d: %d interfaces, %d duplicates dropped, %d rejected", s.Rows, s.Interfaces, s.Duplicates, s.Rejected)
-	row("groups", "%d, batch size %d, %d requests planned", s.Groups, s.BatchSize, s.Requests)
+	row("groups", "%d, batch size %d, %d request%s planned", s.Groups, s.BatchSize, s.Requests, plural(s.Requests))
 	if s.DryRun {
 		if s.AlreadyDone > 0 {
 			row("journal", "%d interfaces in %d batches already done", s.AlreadyDone, s.Resumed)

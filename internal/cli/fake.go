@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +53,8 @@ With -o json it prints where it listens (and the built-in credentials, when used
 JSON document on stdout, for scripts that start it on port 0.`,
 		Example: `  kentik fake
   kentik fake --interfaces 1000000 --seed 7 --rate-limit "concurrency=1,60/2s,soft=20/2s:50ms"
-  KENTIK_GRPC_ENDPOINT=127.0.0.1:9090 kentik --plaintext interfaces list`,
+  KENTIK_EMAIL=demo@kentik.local KENTIK_API_TOKEN=kentiktest-token \
+    KENTIK_GRPC_ENDPOINT=127.0.0.1:9090 kentik --plaintext interfaces list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runFake(cmd.Context(), g, o)
@@ -130,6 +133,9 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 		opts = append(opts, kentiktest.WithLogger(g.Logger))
 	}
 	s, err := kentiktest.NewServer(opts...)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("starting the fake: %w (another kentik fake may be running: stop it, or pick other addresses with --grpc-listen and --http-listen)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("starting the fake: %w", err)
 	}

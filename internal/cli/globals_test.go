@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
+	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
@@ -60,6 +65,49 @@ func TestUnknownSubcommandIsUsageError(t *testing.T) {
 	for _, args := range [][]string{{"tenants"}, {"tenants", "users"}, {"interfaces"}} {
 		if code, _, stderr := runKentik(t, nil, nil, args...); code != ExitOK {
 			t.Errorf("%q (help): exit %d, want 0\n%s", args, code, stderr)
+		}
+	}
+}
+
+// TestUsageMessages: errors name where a bad value came from, cobra's own usage errors
+// point at --help, and an empty interface file says so.
+func TestUsageMessages(t *testing.T) {
+	creds := map[string]string{"KENTIK_EMAIL": "a@b.example", "KENTIK_API_TOKEN": "t"}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"KENTIK_RATE_LIMIT": "fast"}, []string{"tenants", "list"}, "kentik: KENTIK_RATE_LIMIT: "},
+		{nil, []string{"--rate-limit", "fast", "tenants", "list"}, "kentik: --rate-limit: "},
+		{map[string]string{"KENTIK_REGION": "mars"}, []string{"tenants", "list"}, `KENTIK_REGION "mars": want us or eu`},
+		{nil, []string{"interfaces", "get"}, "Run 'kentik interfaces get --help' for usage."},
+		{nil, []string{"interfaces", "list", "--bogus"}, "Run 'kentik interfaces list --help' for usage."},
+		{creds, []string{"--plaintext", "--grpc-endpoint", "127.0.0.1:1", "interfaces", "update", "7", "-f", "-"}, "stdin is empty"},
+	} {
+		code, _, stderr := runKentik(t, tc.env, nil, tc.args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, want %d and %q in\n%s", tc.args, code, ExitUsage, tc.want, stderr)
+		}
+	}
+}
+
+func TestPlaintextHint(t *testing.T) {
+	unavailable := &client.Error{Code: codes.Unavailable}
+	for _, tc := range []struct {
+		g    Globals
+		err  error
+		hint bool
+	}{
+		{Globals{GRPCEndpoint: "127.0.0.1:9090"}, unavailable, true},
+		{Globals{GRPCEndpoint: "localhost:9090"}, fmt.Errorf("wrapped: %w", unavailable), true},
+		{Globals{GRPCEndpoint: "127.0.0.1:9090", Plaintext: true}, unavailable, false},
+		{Globals{GRPCEndpoint: "grpc.api.kentik.com:443"}, unavailable, false},
+		{Globals{}, unavailable, false},
+		{Globals{GRPCEndpoint: "127.0.0.1:9090"}, &client.Error{Code: codes.NotFound}, false},
+	} {
+		if got := tc.g.plaintextHint(tc.err) != ""; got != tc.hint {
+			t.Errorf("endpoint %q plaintext %v, %v: hint %v, want %v", tc.g.GRPCEndpoint, tc.g.Plaintext, tc.err, got, tc.hint)
 		}
 	}
 }

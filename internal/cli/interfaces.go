@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ Connectivity types: ` + strings.Join(enums.ConnectivityTypeNames(), ", ") + `
 Network boundaries: ` + strings.Join(enums.NetworkBoundaryNames(), ", ") + `
 IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
 		Example: `  kentik interfaces list --connectivity-type transit --connectivity-type ix
-  kentik interfaces list --device-id 1001 --text uplink -o json`,
+  kentik interfaces list --device-id 1001 --text peering -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter, err := o.filter()
@@ -244,7 +245,7 @@ func newInterfacesUpdateCmd(g *Globals) *cobra.Command {
 		Short: "Update an interface from a JSON file",
 		Long: `Update interface ID (UpdateInterface) with FILE, an Interface in Kentik's JSON form, or - for
 stdin. The interface's id is set to ID; an id in the file that differs is refused.`,
-		Example: `  kentik interfaces get 42 -o json | jq '.interface | .provider = "ExampleNet"' | kentik interfaces update 42 -f -`,
+		Example: `  kentik interfaces get 1000053 -o json | jq '.interface | .provider = "ExampleNet"' | kentik interfaces update 1000053 -f -`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := interfaceID(args[0])
@@ -346,6 +347,9 @@ func readInterface(g *Globals, file string) (*ifacev1.Interface, error) {
 	}
 	if len(data) > maxInterfaceFile {
 		return nil, usagef("%s: larger than %d MiB", name, maxInterfaceFile>>20)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, usagef("%s is empty: want an Interface in JSON form, e.g. {\"deviceId\":\"1001\",\"snmpId\":\"12\"}", name)
 	}
 	var iface ifacev1.Interface
 	if err := protojson.Unmarshal(data, &iface); err != nil {

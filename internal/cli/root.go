@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 
+	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -81,7 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -91,14 +95,40 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	} else {
 		fmt.Fprintln(stderr, "kentik:", msg)
 	}
-	var ue *UsageError
-	if errors.As(err, &ue) || !g.started {
+	if hint := g.plaintextHint(err); hint != "" {
+		fmt.Fprintln(stderr, "kentik:", hint)
+	}
+	if !g.started {
 		// Cobra rejects unknown commands, bad flags and wrong argument counts before
 		// PersistentPreRunE runs; it does not type those errors, but that order tells them
-		// apart from what a command returns.
+		// apart from what a command returns. Its messages do not say where to look.
+		if cmd != nil {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return ExitUsage
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// plaintextHint explains the most likely cause of an UNAVAILABLE call to a loopback
+// endpoint without --plaintext: a local fake, which speaks plaintext gRPC only.
+func (g *Globals) plaintextHint(err error) string {
+	var ce *client.Error
+	if g.Plaintext || g.GRPCEndpoint == "" || !errors.As(err, &ce) || ce.Code != codes.Unavailable {
+		return ""
+	}
+	host, _, splitErr := net.SplitHostPort(g.GRPCEndpoint)
+	if splitErr != nil {
+		return ""
+	}
+	if a, perr := netip.ParseAddr(host); !strings.EqualFold(host, "localhost") && (perr != nil || !a.IsLoopback()) {
+		return ""
+	}
+	return fmt.Sprintf("%s is a loopback endpoint: if it is a local fake (kentik fake), add --plaintext, since the fake does not speak TLS", g.GRPCEndpoint)
 }
 
 func newRoot(g *Globals) *cobra.Command {
@@ -140,6 +170,15 @@ func newRoot(g *Globals) *cobra.Command {
 // resolve merges flags with the environment and checks what can be checked without a
 // network: the region, the output format and the rate-limit policy.
 func (g *Globals) resolve(cmd *cobra.Command) error {
+	// source names where a value came from, for error messages: "--rate-limit" or
+	// "KENTIK_RATE_LIMIT".
+	from := map[string]string{}
+	source := func(flag string) string {
+		if e, ok := from[flag]; ok {
+			return e
+		}
+		return "--" + flag
+	}
 	pick := func(flag string, val *string, envs ...string) {
 		if cmd.Flags().Changed(flag) {
 			return
@@ -147,6 +186,7 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 		for _, e := range envs {
 			if v := strings.TrimSpace(g.getenv(e)); v != "" {
 				*val = v
+				from[flag] = e
 				return
 			}
 		}
@@ -163,7 +203,7 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 		g.Region = "us"
 	}
 	if g.Region != "us" && g.Region != "eu" {
-		return usagef("--region %q: want us or eu", g.Region)
+		return usagef("%s %q: want us or eu", source("region"), g.Region)
 	}
 	if g.Output != "table" && g.Output != "json" {
 		return usagef("--output %q: want table or json", g.Output)
@@ -172,7 +212,7 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 		g.RateLimit = "admin"
 	}
 	if _, err := ratelimit.Parse(g.RateLimit); err != nil {
-		return &UsageError{Err: fmt.Errorf("--rate-limit: %w", err)}
+		return &UsageError{Err: fmt.Errorf("%s: %w", source("rate-limit"), err)}
 	}
 	if g.Timeout <= 0 {
 		return usagef("--timeout %s: want a positive duration", g.Timeout)

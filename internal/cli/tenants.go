@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +59,9 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 	}
 	if g.APIURL != "" {
 		opts = append(opts, mykentik.WithBaseURL(g.APIURL))
+	}
+	if g.Verbose && g.Logger != nil {
+		opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: &logTransport{base: http.DefaultTransport, log: g.Logger}}))
 	}
 	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
 	c, err := mykentik.New(opts...)
@@ -229,4 +234,24 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// logTransport logs every V5 request it sends (-v): method, URL path, status and duration,
+// at Debug. It sits below the adapter's auth and rate-limit transports, so it sees each
+// attempt, but it never logs headers (the token) or bodies.
+type logTransport struct {
+	base http.RoundTripper
+	log  *slog.Logger
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	attrs := []any{"method", req.Method, "host", req.URL.Host, "path", req.URL.Path, "time_ms", time.Since(start).Milliseconds()}
+	if err != nil {
+		t.log.Debug("V5 request failed", append(attrs, "error", err)...)
+		return resp, err
+	}
+	t.log.Debug("V5 request", append(attrs, "status", resp.StatusCode)...)
+	return resp, nil
 }

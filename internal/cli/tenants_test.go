@@ -139,3 +139,18 @@ func jsonNumber(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestTenantsVerbose: -v logs each V5 request (method, path, status), never the token.
+func TestTenantsVerbose(t *testing.T) {
+	srv, env := startTenantsFake(t)
+	code, _, errOut := runKentik(t, env, nil, "-v", "tenants", "list")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "V5 request") || !strings.Contains(errOut, "path=/api/v5/mykentik/tenants") || !strings.Contains(errOut, "status=200") {
+		t.Errorf("no V5 request log:\n%s", errOut)
+	}
+	if strings.Contains(errOut, srv.Credentials().Token) {
+		t.Errorf("the token is in the log:\n%s", errOut)
+	}
+}
