@@ -75,10 +75,11 @@ type journal struct {
 // file means nothing is done.
 func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
 	j := &journal{path: path, done: make(map[batchKey]int)}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device would be read for ever (/dev/zero) or not keep what is written.
+		return nil, fmt.Errorf("classify: journal: %s is not a regular file", path)
+	}
 	if readOnly {
-		if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("classify: journal: %s is not a regular file", path)
-		}
 		data, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("classify: journal: %w", err)
@@ -91,10 +92,6 @@ func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
 	// The journal file itself is locked (not a lock file next to it), for as long as the
 	// job runs: the operating system drops the lock when the process ends, SIGKILL
 	// included, so a crash never leaves a stale lock behind.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		// A device would be read for ever (/dev/zero) or not keep what is written.
-		return nil, fmt.Errorf("classify: journal: %s is not a regular file", path)
-	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("classify: journal: %w", err)
