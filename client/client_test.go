@@ -585,3 +585,31 @@ func TestSharedLimiterIgnoresEmailCase(t *testing.T) {
 		t.Fatalf("%d calls reached the server in a 1/1h window", n)
 	}
 }
+
+// A call the caller cancelled while it waited for a rate-limit slot is no
+// more temporary than one cancelled on the wire: both are Canceled, and a
+// batch job that retries temporary errors must not retry its own cancel.
+func TestCanceledWhileLimitedNotTemporary(t *testing.T) {
+	noEnv(t)
+	f := newFakeServer(t)
+	p, err := ratelimit.Parse("concurrency=1,1/1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: "canceled@example.com", Token: testToken}))
+	if _, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"})
+	if status.Code(err) != codes.Canceled || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want Canceled", err)
+	}
+	if IsTemporary(err) {
+		t.Errorf("IsTemporary(%v) = true for the caller's own cancel", err)
+	}
+	if IsTemporary(newError("/x/Y", status.Error(codes.Canceled, "c"))) {
+		t.Error("IsTemporary true for Canceled")
+	}
+}

@@ -136,9 +136,11 @@ func IsPermissionDenied(err error) bool {
 func IsNotFound(err error) bool { return err != nil && status.Code(err) == codes.NotFound }
 
 // IsTemporary reports whether trying again later may succeed: UNAVAILABLE,
-// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, or no rate-limit slot in time.
+// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, or no rate-limit slot in time. A call
+// the caller cancelled (CANCELED), even while it waited for a slot, is not
+// temporary.
 func IsTemporary(err error) bool {
-	if err == nil {
+	if err == nil || status.Code(err) == codes.Canceled {
 		return false
 	}
 	if errors.Is(err, ratelimit.ErrLimited) {

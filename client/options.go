@@ -86,9 +86,10 @@ func WithPlaintext() Option {
 // WithRateLimit sets the rate-limit policy. The default is ratelimit.Admin, the
 // row of Kentik's published table that applies to v6 admin services such as
 // InterfaceService. The limiter is shared, through ratelimit.Shared, by every
-// client of the same endpoint and email in the process, since Kentik counts
-// per account. Use ratelimit.Off to let calls through unpaced (server pushback
-// is still honoured).
+// client of the same endpoint and email in the process whose policy sets the
+// same concurrency and windows, since Kentik counts per account. Use
+// ratelimit.Off to let calls through unpaced (server pushback is still
+// honoured).
 func WithRateLimit(p ratelimit.Policy) Option {
 	return optionFunc(func(s *settings) { s.policy = &p })
 }

@@ -61,7 +61,12 @@ func (e *LimitError) Code() codes.Code {
 
 // GRPCStatus lets status.Code and status.FromError read the code.
 // Its message is the limiter's, without the method name.
-func (e *LimitError) GRPCStatus() *status.Status { return status.New(e.Code(), e.Error()) }
+func (e *LimitError) GRPCStatus() *status.Status {
+	if e.Err == nil {
+		return status.New(e.Code(), ratelimit.ErrLimited.Error())
+	}
+	return status.New(e.Code(), e.Err.Error())
+}
 
 // RateLimitUnaryClientInterceptor takes a slot from l before each attempt and
 // gives it back when the attempt ends. Placed inside a retry interceptor (as
@@ -112,10 +117,8 @@ func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInte
 		if err != nil {
 			return nil, &LimitError{Method: method, Err: err}
 		}
-		s, err := streamer(ctx, desc, cc, method, opts...)
+		s, err := g.newStream(ctx, desc, cc, method, streamer, release, opts)
 		if err != nil {
-			release()
-			g.observe(err, nil)
 			return nil, err
 		}
 		ls := &limitedStream{ClientStream: s, gate: g, single: !desc.ServerStreams}
@@ -126,6 +129,25 @@ func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInte
 		ls.stop = context.AfterFunc(ctx, ls.release)
 		return ls, nil
 	}
+}
+
+// newStream runs streamer and gives the slot back if it fails or panics (a
+// caller that recovers would otherwise leave the slot taken for good: there is
+// no stream to end it).
+func (g *pushbackGate) newStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, release func(), opts []grpc.CallOption) (s grpc.ClientStream, err error) {
+	ok := false
+	defer func() {
+		if !ok {
+			release()
+		}
+	}()
+	s, err = streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		g.observe(err, nil)
+		return nil, err
+	}
+	ok = true
+	return s, nil
 }
 
 type limitedStream struct {
@@ -140,9 +162,10 @@ func (s *limitedStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
 	switch {
 	case err != nil:
+		// Push-back first, so that a call waiting for the slot sees it.
+		s.gate.observe(err, s.ClientStream.Trailer())
 		s.stop()
 		s.release()
-		s.gate.observe(err, s.ClientStream.Trailer())
 	case s.single:
 		// grpc has already checked that the response was the last message and
 		// finished the call; a caller following grpc's rules (the generated
@@ -209,7 +232,8 @@ func noRelease() {}
 
 // Acquire implements ratelimit.Limiter.
 func (g *pushbackGate) Acquire(ctx context.Context) (func(), error) {
-	if nb := g.notBefore.Load(); nb != 0 {
+	// A push-back that grew while we waited holds us until its new end.
+	for nb := g.notBefore.Load(); nb != 0; nb = g.notBefore.Load() {
 		if err := g.wait(ctx, nb); err != nil {
 			return nil, err
 		}
@@ -223,6 +247,8 @@ func (g *pushbackGate) Acquire(ctx context.Context) (func(), error) {
 	return g.inner.Acquire(ctx)
 }
 
+// wait waits until nb (unix ns) has passed, then clears it unless a later
+// push-back replaced it.
 func (g *pushbackGate) wait(ctx context.Context, nb int64) error {
 	d := time.Duration(nb - time.Now().UnixNano())
 	if d <= 0 {
@@ -236,6 +262,7 @@ func (g *pushbackGate) wait(ctx context.Context, nb int64) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		g.notBefore.CompareAndSwap(nb, 0)
 		return nil
 	case <-ctx.Done():
 		return &ratelimit.WaitError{Wait: d, Policy: "server pushback", Cause: ctx.Err()}

@@ -408,3 +408,106 @@ func TestHonourPushbackCapped(t *testing.T) {
 		t.Fatalf("Acquire: %v", err)
 	}
 }
+
+// A push-back that grows while a call already waits for the previous one to
+// pass holds that call until the new end too: with a limiter that paces
+// nothing, the gate is all that stands between the server's "retry in N ms"
+// and the next call.
+func TestHonourPushbackExtendedWhileWaiting(t *testing.T) {
+	g := HonourPushback(ratelimit.New(ratelimit.Off))
+	p := g.(ratelimit.Pusher)
+	start := time.Now()
+	p.PushBack(50 * time.Millisecond)
+	done := make(chan time.Duration, 1)
+	go func() {
+		release, err := g.Acquire(context.Background())
+		if err != nil {
+			t.Error(err)
+		} else {
+			release()
+		}
+		done <- time.Since(start)
+	}()
+	time.Sleep(10 * time.Millisecond)
+	p.PushBack(300 * time.Millisecond) // ends at about 310ms
+	if got := <-done; got < 300*time.Millisecond {
+		t.Fatalf("Acquire returned after %v, before the extended push-back (about 310ms) ended", got)
+	}
+}
+
+// A streamer that panics (a custom interceptor or connection below, the
+// caller recovering) gives the slot back: no stream exists to end it later.
+func TestRateLimitStreamPanicReleases(t *testing.T) {
+	l := &stubLimiter{}
+	ic := RateLimitStreamClientInterceptor(l)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic was swallowed")
+			}
+		}()
+		_, _ = ic(context.Background(), repeatDesc, nil, repeatMethod, func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+			panic("boom")
+		})
+	}()
+	if a, r := l.acquired.Load(), l.released.Load(); a != 1 || r != 1 {
+		t.Fatalf("acquired %d released %d: the slot leaked through the panic", a, r)
+	}
+}
+
+// pushSeenLimiter records, when a slot comes back, how many push-backs it had
+// been told about by then.
+type pushSeenLimiter struct {
+	stubLimiter
+	seenAtRelease atomic.Int64
+}
+
+func (l *pushSeenLimiter) Acquire(ctx context.Context) (func(), error) {
+	release, err := l.stubLimiter.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		l.seenAtRelease.Store(int64(len(l.pushes())))
+		release()
+	}, nil
+}
+
+// A stream that fails with a push-back tells the limiter before it gives its
+// slot back, as a unary call does: otherwise a call waiting for that slot
+// starts in between, before the push-back, and is refused again.
+func TestRateLimitStreamPushbackBeforeRelease(t *testing.T) {
+	s := startServer(t, nil)
+	s.setFail(func(context.Context, int64) error { return retryInfoErr(codes.ResourceExhausted, 40*time.Millisecond) })
+	for _, unary := range []bool{true, false} {
+		l := &pushSeenLimiter{}
+		cc := dial(t, s.addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
+		var err error
+		if unary {
+			_, err = ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+		} else {
+			_, err = recvAll(context.Background(), cc, "1")
+		}
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("unary %v: err = %v", unary, err)
+		}
+		if l.released.Load() != 1 || l.seenAtRelease.Load() != 1 {
+			t.Errorf("unary %v: released %d, push-backs known at release %d, want 1 and 1", unary, l.released.Load(), l.seenAtRelease.Load())
+		}
+	}
+}
+
+// The status of a LimitError carries the limiter's message without the
+// method name, as documented: the *Error of package client names the method
+// itself, and would otherwise name it twice.
+func TestLimitErrorStatusMessage(t *testing.T) {
+	we := &ratelimit.WaitError{Policy: "admin", Cause: context.Canceled}
+	e := &LimitError{Method: "/x.Y/Z", Err: we}
+	st, ok := status.FromError(e)
+	if !ok || st.Code() != codes.Canceled || st.Message() != we.Error() {
+		t.Errorf("status %v %q, want Canceled %q", st.Code(), st.Message(), we.Error())
+	}
+	if st := status.Convert(&LimitError{Method: "/x.Y/Z"}); st.Message() != ratelimit.ErrLimited.Error() {
+		t.Errorf("zero LimitError message %q", st.Message())
+	}
+}

@@ -23,9 +23,10 @@ import (
 // after the caller's context is done.
 //
 // Non-idempotent methods (see Idempotent) are retried on RESOURCE_EXHAUSTED
-// only: Kentik answers it when it refuses a call before doing anything, while
-// UNAVAILABLE may come after the server already acted (a CreateInterface that
-// succeeded but whose answer was lost would otherwise create a duplicate).
+// only (and not when it stems from an HTTP/2 stream reset): Kentik answers it
+// when it refuses a call before doing anything, while UNAVAILABLE may come
+// after the server already acted (a CreateInterface that succeeded but whose
+// answer was lost would otherwise create a duplicate).
 // Requests that never left the client are still retried by grpc itself
 // (transparent retry), which is always safe.
 //
@@ -168,8 +169,13 @@ func (r *retrier) forMethod(method string) *methodRetry {
 		switch st.Code() {
 		case codes.ResourceExhausted:
 			// grpc-go reports an over-size message with this code too; sending
-			// or fetching it again cannot help.
-			return !isMessageSizeError(st.Message())
+			// or fetching it again cannot help. A stream reset with
+			// ENHANCE_YOUR_CALM is one too, and may come after the server
+			// acted on the request: like UNAVAILABLE, only for idempotent methods.
+			if isMessageSizeError(st.Message()) {
+				return false
+			}
+			return idempotent || !isStreamReset(st.Message())
 		case codes.Unavailable:
 			return idempotent
 		}
@@ -245,6 +251,13 @@ func isMessageSizeError(msg string) bool {
 		strings.HasPrefix(msg, "trying to send message larger than max") ||
 		strings.HasPrefix(msg, "grpc: received message after decompression larger than max") ||
 		strings.HasPrefix(msg, "grpc: message after decompression larger than max")
+}
+
+// isStreamReset recognises the errors grpc-go makes on the client from an
+// HTTP/2 RST_STREAM frame (ENHANCE_YOUR_CALM and FLOW_CONTROL_ERROR map to
+// RESOURCE_EXHAUSTED); like the size errors, they have no type of their own.
+func isStreamReset(msg string) bool {
+	return strings.HasPrefix(msg, "stream terminated by RST_STREAM")
 }
 
 func passUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {

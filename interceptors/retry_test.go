@@ -2,8 +2,12 @@ package interceptors
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,5 +226,94 @@ func TestDefaultIdempotent(t *testing.T) {
 		if DefaultIdempotent(m) != want {
 			t.Errorf("DefaultIdempotent(%q) != %v", m, want)
 		}
+	}
+}
+
+// rstServer is a bare HTTP/2 server on 127.0.0.1 that reads each request to
+// its end (the server has it all, and may have acted on it) and then resets
+// the stream with ENHANCE_YOUR_CALM, which grpc-go reports as
+// RESOURCE_EXHAUSTED. It returns its address and the number of requests.
+func rstServer(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lis.Close() })
+	var n atomic.Int64
+	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
+		l := len(payload)
+		b := []byte{byte(l >> 16), byte(l >> 8), byte(l), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+		return append(b, payload...)
+	}
+	serve := func(c net.Conn) {
+		defer c.Close()
+		preface := make([]byte, 24)
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		if _, err := c.Write(frame(0x4, 0, 0, nil)); err != nil { // SETTINGS
+			return
+		}
+		hdr := make([]byte, 9)
+		for {
+			if _, err := io.ReadFull(c, hdr); err != nil {
+				return
+			}
+			payload := make([]byte, int(hdr[0])<<16|int(hdr[1])<<8|int(hdr[2]))
+			if _, err := io.ReadFull(c, payload); err != nil {
+				return
+			}
+			typ, flags := hdr[3], hdr[4]
+			stream := binary.BigEndian.Uint32(hdr[5:]) & 0x7fffffff
+			var out []byte
+			switch {
+			case typ == 0x4 && flags&0x1 == 0: // SETTINGS: acknowledge
+				out = frame(0x4, 0x1, 0, nil)
+			case typ == 0x6 && flags&0x1 == 0: // PING: answer
+				out = frame(0x6, 0x1, 0, payload)
+			case (typ == 0x0 || typ == 0x1) && flags&0x1 != 0: // END_STREAM: the request is complete
+				n.Add(1)
+				out = frame(0x3, 0, stream, binary.BigEndian.AppendUint32(nil, 0xb)) // RST_STREAM ENHANCE_YOUR_CALM
+			}
+			if out != nil {
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return lis.Addr().String(), &n
+}
+
+// A stream reset with ENHANCE_YOUR_CALM (a server or proxy shedding load)
+// is RESOURCE_EXHAUSTED too, but may come after the server received, and
+// acted on, the whole request: not Kentik's refusal before doing anything. A
+// Create must not be repeated then; a Get still is.
+func TestRetryCreateNotOnStreamReset(t *testing.T) {
+	addr, n := rstServer(t)
+	cc := dial(t, addr, grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(fastRetry)))
+	ic := ifacev1.NewInterfaceServiceClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := ic.CreateInterface(ctx, &ifacev1.CreateInterfaceRequest{})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("err = %v, want the reset's RESOURCE_EXHAUSTED", err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("CreateInterface sent %d times after a stream reset, want 1", got)
+	}
+	n.Store(0)
+	if _, err := ic.GetInterface(ctx, &ifacev1.GetInterfaceRequest{}); status.Code(err) != codes.ResourceExhausted || n.Load() != int64(fastRetry.MaxAttempts) {
+		t.Errorf("GetInterface: %v after %d attempts, want %d", err, n.Load(), fastRetry.MaxAttempts)
 	}
 }

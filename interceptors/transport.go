@@ -62,9 +62,11 @@ func (t *authTransport) CloseIdleConnections() { closeIdleOf(t.base) }
 // including the time the caller spends reading the body, which is what Kentik's
 // "concurrent requests" limit counts.
 //
-// When a response is 429 Too Many Requests with a Retry-After header and l implements
-// ratelimit.Pusher, the delay is pushed back into the limiter so that every caller sharing
-// it waits, not only the one that was refused.
+// When a response is 429 Too Many Requests with a Retry-After header, no request through
+// the transport starts before the delay has passed, whatever l is (ratelimit.Off
+// included), as with the gRPC interceptors (see HonourPushback); when l implements
+// ratelimit.Pusher the delay is pushed into it too, so that every caller sharing it waits,
+// not only the one that was refused.
 //
 // A nil base means http.DefaultTransport. A nil l means no limiting: base itself is
 // returned.
@@ -73,7 +75,7 @@ func NewRateLimitTransport(base http.RoundTripper, l ratelimit.Limiter) http.Rou
 	if l == nil {
 		return base
 	}
-	return &rateLimitTransport{base: base, limiter: l, now: time.Now}
+	return &rateLimitTransport{base: base, limiter: HonourPushback(l), now: time.Now}
 }
 
 type rateLimitTransport struct {

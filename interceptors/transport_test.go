@@ -500,3 +500,30 @@ func TestTransportsNeverPrintToken(t *testing.T) {
 		}
 	}
 }
+
+// With a limiter that paces nothing (policy off), a 429's Retry-After still holds back
+// the next request through the transport, as the gRPC interceptors do.
+func TestRateLimitTransportOffHonoursRetryAfter(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: NewRateLimitTransport(nil, ratelimit.New(ratelimit.Off))}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if _, err := client.Do(req); !errors.Is(err, ratelimit.ErrLimited) {
+		t.Errorf("err = %v, want ErrLimited during the Retry-After", err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d calls reached the server", calls.Load())
+	}
+}

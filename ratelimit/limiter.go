@@ -1,9 +1,11 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -400,11 +402,13 @@ func (l *limiter) position(w *waiter) int {
 
 // Shared returns the process-wide limiter for an account key (e.g.
 // region+"|"+email+"|"+apiClass) and policy: every caller with the same key
-// and the same policy String gets the same Limiter, so all clients of one
-// account in a process share it. Safe for concurrent use. Limiters made by
-// Shared live as long as the process.
+// and a policy that limits clients alike (the same concurrency cap and hard
+// windows, whatever the policy's name, soft limits or order of windows) gets
+// the same Limiter, so all clients of one account in a process share it.
+// Safe for concurrent use. Limiters made by Shared live as long as the
+// process.
 func Shared(key string, p Policy) Limiter {
-	k := sharedKey{key: key, policy: p.String()}
+	k := sharedKey{key: key, policy: clientKey(p)}
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if l, ok := sharedLimiters[k]; ok {
@@ -421,5 +425,18 @@ var (
 )
 
 type sharedKey struct{ key, policy string }
+
+// clientKey is the part of p a client limiter obeys, in a canonical form: the
+// concurrency cap and the hard windows, sorted.
+func clientKey(p Policy) string {
+	ws := slices.Clone(p.Windows)
+	slices.SortFunc(ws, func(a, b Window) int {
+		if c := cmp.Compare(a.Period, b.Period); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Limit, b.Limit)
+	})
+	return Policy{Concurrency: p.Concurrency, Windows: ws}.String()
+}
 
 var _ Pusher = (*limiter)(nil)

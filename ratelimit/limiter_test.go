@@ -792,3 +792,24 @@ func TestLimiterPushBackCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Policies that limit clients alike (same concurrency and windows, whatever
+// their name, soft limits or order of windows) share one limiter per key:
+// otherwise two clients of one account, one given "admin" and one the same
+// limits written out, would each admit a full policy's worth of calls.
+func TestSharedEquivalentPolicies(t *testing.T) {
+	const key = "us|equivalent@example.com|admin"
+	a := Shared(key, Admin)
+	for _, s := range []string{
+		"concurrency=1,60/1m,3750/1h,soft=20/1m:1.5s",
+		"concurrency=1,60/1m,3750/1h",
+		"3750/1h, concurrency=1, 60/1m",
+	} {
+		if b := Shared(key, mustParse(t, s)); a != b {
+			t.Errorf("Shared(%q) is not the limiter of Admin", s)
+		}
+	}
+	if c := Shared(key, mustParse(t, "concurrency=2,60/1m,3750/1h")); a == c {
+		t.Error("a different concurrency: same limiter")
+	}
+}
