@@ -417,7 +417,8 @@ func TestHonourPushbackExtendedWhileWaiting(t *testing.T) {
 	g := HonourPushback(ratelimit.New(ratelimit.Off))
 	p := g.(ratelimit.Pusher)
 	start := time.Now()
-	p.PushBack(50 * time.Millisecond)
+	// Wide margins: the test is wrong only if the 10ms sleep below oversleeps by 200ms.
+	p.PushBack(200 * time.Millisecond)
 	done := make(chan time.Duration, 1)
 	go func() {
 		release, err := g.Acquire(context.Background())
@@ -429,9 +430,9 @@ func TestHonourPushbackExtendedWhileWaiting(t *testing.T) {
 		done <- time.Since(start)
 	}()
 	time.Sleep(10 * time.Millisecond)
-	p.PushBack(300 * time.Millisecond) // ends at about 310ms
-	if got := <-done; got < 300*time.Millisecond {
-		t.Fatalf("Acquire returned after %v, before the extended push-back (about 310ms) ended", got)
+	p.PushBack(500 * time.Millisecond) // ends at about 510ms
+	if got := <-done; got < 500*time.Millisecond {
+		t.Fatalf("Acquire returned after %v, before the extended push-back (about 510ms) ended", got)
 	}
 }
 
