@@ -46,10 +46,11 @@ check-generated: generate
 	if [ -n "$$status" ]; then echo "gen/ is out of date with proto/ (run make generate and commit):"; echo "$$status"; exit 1; fi; \
 	echo "gen/ is up to date"
 
-## breaking: buf breaking against the previous commit, when history has one with a schema
+## breaking: buf breaking against the previous commit (or BREAKING_BASE, e.g. a pull request's base), when history has one with a schema
+BREAKING_BASE ?= HEAD~1
 breaking:
-	@if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
-	  $(BUF) breaking --against '.git#ref=HEAD~1' && echo "buf breaking: no breaking change against the previous commit"; \
+	@if git rev-parse -q --verify '$(BREAKING_BASE)' >/dev/null && git cat-file -e '$(BREAKING_BASE):buf.yaml' 2>/dev/null; then \
+	  $(BUF) breaking --against '.git#ref=$(BREAKING_BASE)' && echo "buf breaking: no breaking change against $(BREAKING_BASE)"; \
 	else \
 	  echo "buf breaking: skipped, no previous commit with a buf.yaml to compare against (shallow clone or first commit)"; \
 	fi

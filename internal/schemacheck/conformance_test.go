@@ -1,21 +1,30 @@
 package schemacheck_test
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	// The generated packages linked here are checked once more as compiled Go
-	// descriptors (TestGeneratedConformance). TestConformance needs no list: it builds
-	// every file under proto/, so a new service is checked as soon as its .proto exists.
+	// Linked for the option extensions (kentik.core, google.api) that decoding the
+	// generated descriptors needs, and for TestInterfaceServiceShape. Neither conformance
+	// test needs a list of packages: TestConformance builds every file under proto/,
+	// TestGeneratedConformance reads every .pb.go under gen/, so a new service is checked
+	// as soon as its .proto exists.
 	_ "github.com/gokentik/kentik/gen/kentik/core/v202303"
 	_ "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 
 	"github.com/gokentik/kentik/internal/schemacheck"
 )
@@ -105,29 +114,83 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// TestGeneratedConformance does the same for the descriptors compiled into gen/, which
-// is what goes on the wire from Go.
+// TestGeneratedConformance does the same for the descriptors protoc-gen-go wrote into
+// gen/, which is what goes on the wire from Go. It reads each .pb.go's rawDesc constant
+// from the source, so a newly generated package is checked without being linked here.
 func TestGeneratedConformance(t *testing.T) {
 	ref := loadReference(t)
-	n := 0
-	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		path := fd.Path()
-		if !strings.HasPrefix(path, "kentik/") {
-			return true
-		}
-		n++
-		t.Run(path, func(t *testing.T) {
-			got, err := schemacheck.FromDescriptor(fd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			compare(t, ref, path, got)
-		})
-		return true
-	})
-	if n < 2 {
-		t.Fatalf("only %d generated kentik files are linked into this test", n)
+	files := generatedFiles(t)
+	if len(files) < 2 {
+		t.Fatalf("only %d generated kentik files under gen/", len(files))
 	}
+	for path, got := range files {
+		t.Run(path, func(t *testing.T) { compare(t, ref, path, got) })
+	}
+}
+
+// generatedFiles decodes the rawDesc constant of every .pb.go under gen/, keyed by the
+// proto file's path.
+func generatedFiles(t *testing.T) map[string]schemacheck.File {
+	t.Helper()
+	files := map[string]schemacheck.File{}
+	err := filepath.WalkDir(filepath.Join(repoRoot(), "gen"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".pb.go") {
+			return err
+		}
+		src, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range src.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs, ok := spec.(*ast.ValueSpec)
+				if !ok || len(vs.Names) != 1 || len(vs.Values) != 1 || !strings.HasSuffix(vs.Names[0].Name, "_rawDesc") {
+					continue
+				}
+				raw, err := constString(vs.Values[0])
+				if err != nil {
+					return fmt.Errorf("%s: %s: %w", p, vs.Names[0].Name, err)
+				}
+				f, err := schemacheck.FromRawDescriptor([]byte(raw))
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				if name, _ := f["name"].(string); strings.HasPrefix(name, "kentik/") {
+					files[name] = f
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// constString evaluates a constant made of concatenated string literals, the form
+// protoc-gen-go writes rawDesc in.
+func constString(e ast.Expr) (string, error) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		return strconv.Unquote(e.Value)
+	case *ast.ParenExpr:
+		return constString(e.X)
+	case *ast.BinaryExpr:
+		if e.Op == token.ADD {
+			a, err := constString(e.X)
+			if err != nil {
+				return "", err
+			}
+			b, err := constString(e.Y)
+			return a + b, err
+		}
+	}
+	return "", fmt.Errorf("not a string constant: %T", e)
 }
 
 // TestInterfaceServiceShape pins the facts every other package relies on, so a broken

@@ -17,8 +17,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // ReferencePath is where Kentik's published schema sits beside a checkout of the project.
@@ -56,17 +56,22 @@ func ParseReference(raw []byte) (map[string]File, error) {
 	return files, nil
 }
 
-// FromDescriptor renders a compiled file descriptor (e.g. a generated package's
-// File_... variable) in the same JSON form. Option extensions are resolved through the
-// global registry, so the packages defining them must be linked in.
-func FromDescriptor(fd protoreflect.FileDescriptor) (File, error) {
-	b, err := protojson.Marshal(protodesc.ToFileDescriptorProto(fd))
+// FromRawDescriptor renders a serialized FileDescriptorProto (the rawDesc constant
+// protoc-gen-go writes into each .pb.go) in the same JSON form. Option extensions are
+// resolved through the global registry: one whose package is not linked in stays unknown
+// and so shows up as missing, never as a silent match.
+func FromRawDescriptor(raw []byte) (File, error) {
+	var fdp descriptorpb.FileDescriptorProto
+	if err := proto.Unmarshal(raw, &fdp); err != nil {
+		return nil, fmt.Errorf("decode raw descriptor: %w", err)
+	}
+	b, err := protojson.Marshal(&fdp)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", fd.Path(), err)
+		return nil, fmt.Errorf("encode %s: %w", fdp.GetName(), err)
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", fd.Path(), err)
+		return nil, fmt.Errorf("decode %s: %w", fdp.GetName(), err)
 	}
 	return f, nil
 }
