@@ -117,10 +117,18 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	if o.failedFile == "" {
 		o.failedFile = defaultBeside(o.file, ".failed")
 	}
+	if o.file != "-" {
+		// A plan that is not there is a bad --file, as for interfaces create.
+		if st, err := os.Stat(o.file); err != nil {
+			return &UsageError{Err: fmt.Errorf("--file: %w", err)}
+		} else if st.IsDir() {
+			return usagef("--file %s is a directory: want a plan file", o.file)
+		}
+	}
 	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile}
 	var plan *classify.Plan
 	if o.file == "-" {
-		plan, err = classify.LoadReader(ctx, "-", g.Stdin, opts)
+		plan, err = classify.LoadReader(ctx, "-", interruptible(ctx, g.Stdin), opts)
 	} else {
 		plan, err = classify.Load(ctx, o.file, opts)
 	}
@@ -151,11 +159,18 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 	if o.dryRun {
 		s, err := r.DryRun(ctx, plan)
-		if err != nil {
+		if g.JSON() {
+			// One document even when the journal is refused, as for a real run.
+			if err != nil {
+				s.Error = err.Error()
+			}
+			if werr := writeClassifyJSON(g.Stdout, s, plan); werr != nil && err == nil {
+				err = werr
+			}
 			return err
 		}
-		if g.JSON() {
-			return writeClassifyJSON(g.Stdout, s, plan)
+		if err != nil {
+			return err
 		}
 		printPlan(g.Stdout, plan)
 		printSummary(g.Stdout, s)
@@ -290,6 +305,11 @@ func printSummary(w io.Writer, s *classify.Summary) {
 	}
 	row("elapsed", "%s", s.Elapsed.Round(10*time.Millisecond))
 	switch {
+	case s.PolicyRate > 0 && s.BestRate > s.PolicyRate:
+		// A job short enough to fit in a window may go faster than the hard limit's
+		// long-run rate: a percentage of that rate above 100 would read as a violation.
+		row("rate", "%.2f req/s: %.0f%% of the most the policy allows for %d requests (%.2f req/s; so few fit in one window, above the long-run hard limit of %.2f req/s)",
+			s.Rate, 100*s.BestRatio, s.Sent, s.BestRate, s.PolicyRate)
 	case s.PolicyRate > 0 && s.BestRate > 0:
 		row("rate", "%.2f req/s: %.0f%% of the hard limit (%.2f req/s), %.0f%% of the most the soft-limit delays allow (%.2f req/s)",
 			s.Rate, 100*s.RateRatio, s.PolicyRate, 100*s.BestRatio, s.BestRate)

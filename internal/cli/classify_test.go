@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/gokentik/kentik/classify"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
@@ -203,5 +204,63 @@ func TestClassifyUsage(t *testing.T) {
 		if code, _, stderr := runKentik(t, nil, nil, args...); code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d\n%s", args, code, ExitUsage, stderr)
 		}
+	}
+}
+
+// TestClassifyDryRunRefusedJournalJSON: a dry run whose journal is refused still prints
+// its one JSON document with -o json, carrying the error, as a real run does.
+func TestClassifyDryRunRefusedJournalJSON(t *testing.T) {
+	plan := writeClassifyPlan(t, []string{"1", "2", "3"})
+	journal := filepath.Join(t.TempDir(), "other.journal")
+	if err := os.WriteFile(journal, []byte("not a journal\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		args := []string{"--email", "a@b.example", "--token", "t", "--plaintext", "--grpc-endpoint", "127.0.0.1:1",
+			"-o", "json", "interfaces", "classify", "--file", plan, "--journal", journal}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		code, stdout, stderr := runKentik(t, nil, nil, args...)
+		var doc struct {
+			DryRun bool   `json:"dry_run"`
+			Error  string `json:"error"`
+		}
+		dec := json.NewDecoder(strings.NewReader(stdout))
+		err := dec.Decode(&doc)
+		if code != ExitFailure || err != nil || dec.More() || doc.DryRun != dry || !strings.Contains(doc.Error, "journal") {
+			t.Errorf("dry run %v: exit %d, %v, %+v\nstdout:\n%s\nstderr:\n%s", dry, code, err, doc, stdout, stderr)
+		}
+	}
+}
+
+// TestClassifyPlanFileIsUsage: a --file that is missing or a directory is a bad flag
+// (exit 2), as it is for interfaces create.
+func TestClassifyPlanFileIsUsage(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"KENTIK_EMAIL": "a@b.example", "KENTIK_API_TOKEN": "t"}
+	for _, file := range []string{filepath.Join(dir, "missing.csv"), dir, ""} {
+		for _, dry := range []string{"--dry-run", "--verify"} {
+			code, stdout, stderr := runKentik(t, env, nil, "-o", "json", "interfaces", "classify", "--file", file, dry)
+			if code != ExitUsage || stdout != "" || !strings.Contains(stderr, "--file") {
+				t.Errorf("%q %s: exit %d, want %d\n%s%s", file, dry, code, ExitUsage, stdout, stderr)
+			}
+		}
+	}
+}
+
+// A job short enough to fit in one window may beat the hard limit's long-run rate: the
+// summary then measures it against what the policy allows for that many requests, not
+// as a percentage of the hard limit above 100 that would read as a violation.
+func TestSummaryRateShortJob(t *testing.T) {
+	var b strings.Builder
+	printSummary(&b, &classify.Summary{Sent: 5, Rate: 40, PolicyRate: 1, RateRatio: 40, BestRate: 50, BestRatio: 0.8})
+	if out := b.String(); !strings.Contains(out, "80% of the most the policy allows for 5 requests") || strings.Contains(out, "4000%") {
+		t.Errorf("short job:\n%s", out)
+	}
+	b.Reset()
+	printSummary(&b, &classify.Summary{Sent: 200, Rate: 21.5, PolicyRate: 30, RateRatio: 0.72, BestRate: 22.2, BestRatio: 0.97})
+	if out := b.String(); !strings.Contains(out, "72% of the hard limit (30.00 req/s), 97% of the most") {
+		t.Errorf("long job:\n%s", out)
 	}
 }

@@ -70,14 +70,18 @@ JSON document on stdout, for scripts that start it on port 0.`,
 	return cmd
 }
 
-// fakeCheckLoopback refuses a listen address that is not a loopback one. An empty host
-// (":9090") listens everywhere and is refused too.
-func fakeCheckLoopback(flag, addr string) error {
-	host, _, err := net.SplitHostPort(addr)
+// fakeCheckListen checks a listen address, HOST:PORT with a port from 0 to 65535, and
+// unless anyHost refuses one that is not a loopback address. An empty host (":9090")
+// listens everywhere and is refused too.
+func fakeCheckListen(flag, addr string, anyHost bool) error {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return usagef("--%s %q: want HOST:PORT: %v", flag, addr, err)
 	}
-	if strings.EqualFold(host, "localhost") {
+	if err := checkPort(port, 0); err != nil {
+		return &UsageError{Err: fmt.Errorf("--%s %q: %w", flag, addr, err)}
+	}
+	if anyHost || strings.EqualFold(host, "localhost") {
 		return nil
 	}
 	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
@@ -91,15 +95,12 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 		return usagef("--interfaces %d: want 0 to %d", o.interfaces, maxFakeInterfaces)
 	}
 	customCreds := g.Email != "" && g.Token != ""
-	if o.listenAny {
-		if !customCreds {
-			return usagef("--listen-any needs your own --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN): the fake's built-in token is public")
-		}
-	} else {
-		for _, l := range []struct{ flag, addr string }{{"grpc-listen", o.grpcListen}, {"http-listen", o.httpListen}} {
-			if err := fakeCheckLoopback(l.flag, l.addr); err != nil {
-				return err
-			}
+	if o.listenAny && !customCreds {
+		return usagef("--listen-any needs your own --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN): the fake's built-in token is public")
+	}
+	for _, l := range []struct{ flag, addr string }{{"grpc-listen", o.grpcListen}, {"http-listen", o.httpListen}} {
+		if err := fakeCheckListen(l.flag, l.addr, o.listenAny); err != nil {
+			return err
 		}
 	}
 	creds := g.Credentials()

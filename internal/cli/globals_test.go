@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -109,5 +111,79 @@ func TestPlaintextHint(t *testing.T) {
 		if got := tc.g.plaintextHint(tc.err) != ""; got != tc.hint {
 			t.Errorf("endpoint %q plaintext %v, %v: hint %v, want %v", tc.g.GRPCEndpoint, tc.g.Plaintext, tc.err, got, tc.hint)
 		}
+	}
+}
+
+// TestFlagValuesLikeEnvironment: blanks around a flag's value are dropped as they are
+// around an environment variable's, so a blank --token is a missing one (exit 2, nothing
+// sent); credentials that no header can carry are usage errors too, without the token.
+func TestFlagValuesLikeEnvironment(t *testing.T) {
+	srv := kentiktest.Start(t, kentiktest.WithPolicy(ratelimit.Off), kentiktest.WithInterfaces(1, 1))
+	c := srv.Credentials()
+	id := srv.InterfaceIDs()[0]
+	env := map[string]string{"KENTIK_GRPC_ENDPOINT": srv.GRPCAddr()}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--email", " ", "--token", " "}, ExitUsage, "missing credentials"},
+		{[]string{"--email", c.Email, "--token", "\t"}, ExitUsage, "token is empty"},
+		{[]string{"--email", c.Email, "--token", "sec\x01ret"}, ExitUsage, "--token holds a control"},
+		{[]string{"--email", "dém@example.com", "--token", c.Token}, ExitUsage, "--email holds a control or non-ASCII"},
+		{[]string{"--email", " " + c.Email + " ", "--token", c.Token + "\r\n", "--region", " EU ", "--grpc-endpoint", " " + srv.GRPCAddr()}, ExitOK, ""},
+	} {
+		args := append(append([]string{"--plaintext", "--rate-limit", " off "}, tc.args...), "interfaces", "get", id)
+		code, _, stderr := runKentik(t, env, nil, args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "sec\x01ret") {
+			t.Errorf("%q: exit %d, want %d and %q in\n%s", tc.args, code, tc.code, tc.want, stderr)
+		}
+	}
+	if n := srv.Stats().GRPC.Calls["GetInterface"]; n != 1 {
+		t.Errorf("%d GetInterface calls, want only the good one's", n)
+	}
+	// The same for V5.
+	v5 := map[string]string{"KENTIK_API_URL": srv.V5URL(), "KENTIK_RATE_LIMIT": "off"}
+	if code, _, stderr := runKentik(t, v5, nil, "--email", " ", "--token", " ", "tenants", "list"); code != ExitUsage {
+		t.Errorf("tenants list with blank credentials: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestGRPCEndpointForms: HOST:PORT, [IPv6]:PORT and gRPC targets work; a malformed
+// endpoint is a usage error naming where it came from, before any dial, rather than
+// UNAVAILABLE (exit 1) after the client's retries.
+func TestGRPCEndpointForms(t *testing.T) {
+	srv := kentiktest.Start(t, kentiktest.WithPolicy(ratelimit.Off), kentiktest.WithInterfaces(1, 1))
+	c := srv.Credentials()
+	_, port, _ := net.SplitHostPort(srv.GRPCAddr())
+	env := map[string]string{"KENTIK_EMAIL": c.Email, "KENTIK_API_TOKEN": c.Token, "KENTIK_RATE_LIMIT": "off"}
+	get := []string{"interfaces", "get", srv.InterfaceIDs()[0]}
+	for _, ep := range []string{srv.GRPCAddr(), "localhost:" + port, "dns:///127.0.0.1:" + port} {
+		if code, _, stderr := runKentik(t, env, nil, append([]string{"--plaintext", "--grpc-endpoint", ep}, get...)...); code != ExitOK {
+			t.Errorf("%q: exit %d\n%s", ep, code, stderr)
+		}
+	}
+	if lis, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		srv6 := kentiktest.Start(t, kentiktest.WithPolicy(ratelimit.Off), kentiktest.WithInterfaces(1, 1), kentiktest.WithGRPCListener(lis))
+		if code, _, stderr := runKentik(t, env, nil, "--plaintext", "--grpc-endpoint", lis.Addr().String(), "interfaces", "get", srv6.InterfaceIDs()[0]); code != ExitOK || !strings.HasPrefix(lis.Addr().String(), "[::1]:") {
+			t.Errorf("%s: exit %d\n%s", lis.Addr(), code, stderr)
+		}
+	}
+	for _, ep := range []string{"127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:", "127.0.0.1:http", "::1:" + port, "[::1", ":" + port, "local host:" + port, "127.0.0.1:+1"} {
+		start := time.Now()
+		code, _, stderr := runKentik(t, env, nil, append([]string{"--timeout", "2s", "--grpc-endpoint", ep}, get...)...)
+		if code != ExitUsage || !strings.Contains(stderr, "--grpc-endpoint") || time.Since(start) > time.Second {
+			t.Errorf("%q: exit %d after %v, want %d at once\n%s", ep, code, time.Since(start), ExitUsage, stderr)
+		}
+		envEP := map[string]string{"KENTIK_GRPC_ENDPOINT": ep}
+		for k, v := range env {
+			envEP[k] = v
+		}
+		if code, _, stderr := runKentik(t, envEP, nil, append([]string{"--timeout", "2s"}, get...)...); code != ExitUsage || !strings.Contains(stderr, "KENTIK_GRPC_ENDPOINT") {
+			t.Errorf("KENTIK_GRPC_ENDPOINT=%q: exit %d, want %d\n%s", ep, code, ExitUsage, stderr)
+		}
+	}
+	if n := srv.Stats().GRPC.Calls["GetInterface"]; n != 3 {
+		t.Errorf("%d GetInterface calls, want 3", n)
 	}
 }

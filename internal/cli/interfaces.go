@@ -220,7 +220,7 @@ a lost answer cannot create the interface twice.`,
   echo '{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink"}' | kentik interfaces create -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			iface, err := readInterface(g, file)
+			iface, err := readInterface(cmd.Context(), g, file)
 			if err != nil {
 				return err
 			}
@@ -252,7 +252,7 @@ stdin. The interface's id is set to ID; an id in the file that differs is refuse
 			if err != nil {
 				return err
 			}
-			iface, err := readInterface(g, file)
+			iface, err := readInterface(cmd.Context(), g, file)
 			if err != nil {
 				return err
 			}
@@ -311,10 +311,13 @@ func withInterfaces(ctx context.Context, g *Globals, call func(context.Context, 
 	return call(cctx, c.Interfaces())
 }
 
+// interfaceID checks a Kentik interface id: a positive decimal number without leading
+// zeros that fits in 64 bits, as the classify plans take them. Anything else would only
+// spend a call of the rate limit on INVALID_ARGUMENT.
 func interfaceID(arg string) (string, error) {
 	id := strings.TrimSpace(arg)
-	if id == "" {
-		return "", usagef("want an interface id, got %q", arg)
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil || id[0] < '1' || id[0] > '9' {
+		return "", usagef("interface id %q: want a positive decimal number, e.g. 1000053", arg)
 	}
 	return id, nil
 }
@@ -323,7 +326,7 @@ func interfaceID(arg string) (string, error) {
 const maxInterfaceFile = 16 << 20
 
 // readInterface reads an Interface as protojson from file, or stdin for "-".
-func readInterface(g *Globals, file string) (*ifacev1.Interface, error) {
+func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Interface, error) {
 	var (
 		r    io.Reader
 		name = file
@@ -332,13 +335,16 @@ func readInterface(g *Globals, file string) (*ifacev1.Interface, error) {
 	case "":
 		return nil, usagef("--file is required (a JSON file, or - for stdin)")
 	case "-":
-		r, name = g.Stdin, "stdin"
+		r, name = interruptible(ctx, g.Stdin), "stdin"
 	default:
 		f, err := os.Open(file)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--file: %w", err)}
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return nil, usagef("--file %s is a directory: want an Interface in JSON form", file)
+		}
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxInterfaceFile+1))

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -233,5 +235,86 @@ func TestWriteProtoJSONStable(t *testing.T) {
 	_ = writeTable(&tb, []string{"A", "B"}, [][]string{{"x\ty", ""}})
 	if tb.String() != "A    B\nx y  -\n" {
 		t.Errorf("table: %q", tb.String())
+	}
+}
+
+// TestInterfaceIDsChecked: an id that is not a Kentik interface id is a usage error before
+// any call, not INVALID_ARGUMENT (exit 1) after one that counts against the rate limit.
+func TestInterfaceIDsChecked(t *testing.T) {
+	srv := startFake(t, 1)
+	file := filepath.Join(t.TempDir(), "iface.json")
+	if err := os.WriteFile(file, []byte(`{"provider":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"abc", "-1", "0", "007", "1e5", "1000001x", "+1000001", "18446744073709551616", " "} {
+		for _, args := range [][]string{
+			{"interfaces", "get", "--", id},
+			{"interfaces", "delete", "--", id},
+			{"interfaces", "update", "-f", file, "--", id},
+		} {
+			code, stdout, stderr := runCLI(t, srv, "", args...)
+			if code != ExitUsage || stdout != "" || !strings.Contains(stderr, "interface id") {
+				t.Errorf("%q: exit %d, want %d\n%s%s", args, code, ExitUsage, stdout, stderr)
+			}
+		}
+	}
+	if calls := srv.Stats().GRPC.Calls; len(calls) != 0 {
+		t.Errorf("calls sent for bad ids: %v", calls)
+	}
+	// The largest 64-bit id is well formed: the server answers it.
+	if code, _, stderr := runCLI(t, srv, "", "interfaces", "get", "18446744073709551615"); code != ExitFailure || !strings.Contains(stderr, "NotFound") {
+		t.Errorf("64-bit id: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, srv, "", "interfaces", "get", " "+srv.InterfaceIDs()[0]+" "); code != ExitOK {
+		t.Errorf("id with blanks around it: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestInterfaceFileIsDirectory: a directory given as --file is a bad flag (exit 2), as a
+// missing file is.
+func TestInterfaceFileIsDirectory(t *testing.T) {
+	srv := startFake(t, 1)
+	if code, _, stderr := runCLI(t, srv, "", "interfaces", "create", "-f", t.TempDir()); code != ExitUsage || !strings.Contains(stderr, "directory") {
+		t.Errorf("exit %d, want %d\n%s", code, ExitUsage, stderr)
+	}
+}
+
+// TestStdinInterrupted: Ctrl-C while the command waits for stdin (a terminal, or a pipe
+// whose writer ignores the signal) stops it at once, as the first Ctrl-C must; a read that
+// never returns must not leave only the second, killing one. The spooled plan is removed.
+func TestStdinInterrupted(t *testing.T) {
+	srv := startFake(t, 1)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the classify job spools stdin
+	creds := srv.Credentials()
+	env := map[string]string{"KENTIK_EMAIL": creds.Email, "KENTIK_API_TOKEN": creds.Token, "KENTIK_GRPC_ENDPOINT": srv.GRPCAddr()}
+	for _, args := range [][]string{
+		{"--plaintext", "interfaces", "classify", "--file", "-", "-o", "json"},
+		{"--plaintext", "interfaces", "create", "--file", "-"},
+		{"--plaintext", "interfaces", "update", "1000001", "--file", "-"},
+	} {
+		stdinR, stdinW := io.Pipe() // a writer that never writes nor closes
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		var out, errOut bytes.Buffer
+		go func() {
+			done <- run(ctx, args, stdinR, &out, &errOut, func(k string) string { return env[k] })
+		}()
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		select {
+		case code := <-done:
+			if code != ExitFailure || out.Len() != 0 {
+				t.Errorf("%q: exit %d, want %d\n%s%s", args, code, ExitFailure, out.String(), errOut.String())
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%q: still waiting for stdin 5s after the interrupt", args)
+			stdinW.Close()
+			<-done
+		}
+		stdinW.Close()
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
 	}
 }

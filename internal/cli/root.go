@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,6 +182,9 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 	}
 	pick := func(flag string, val *string, envs ...string) {
 		if cmd.Flags().Changed(flag) {
+			// Blanks around a flag's value are dropped as they are around the
+			// environment's: " " is no token, and " eu " is eu.
+			*val = strings.TrimSpace(*val)
 			return
 		}
 		for _, e := range envs {
@@ -198,6 +202,18 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 	pick("api-url", &g.APIURL, "KENTIK_API_URL")
 	pick("rate-limit", &g.RateLimit, "KENTIK_RATE_LIMIT")
 
+	for _, c := range []struct{ flag, val string }{{"email", g.Email}, {"token", g.Token}} {
+		if strings.ContainsFunc(c.val, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+			// gRPC metadata and HTTP headers carry printable ASCII only; the token's
+			// value is not echoed.
+			return usagef("%s holds a control or non-ASCII character, which cannot be sent in a request header", source(c.flag))
+		}
+	}
+	if g.GRPCEndpoint != "" {
+		if err := checkEndpoint(g.GRPCEndpoint); err != nil {
+			return &UsageError{Err: fmt.Errorf("%s %q: %w", source("grpc-endpoint"), g.GRPCEndpoint, err)}
+		}
+	}
 	g.Region = strings.ToLower(g.Region)
 	if g.Region == "" {
 		g.Region = "us"
@@ -223,6 +239,52 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 	}
 	g.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
 	return nil
+}
+
+// checkEndpoint checks a --grpc-endpoint of the form HOST or HOST:PORT ([IPv6]:PORT), so
+// that a typo is a usage error at once rather than UNAVAILABLE after the client's
+// retries. Other gRPC targets (dns:///HOST:PORT, unix:///PATH) are left to gRPC.
+func checkEndpoint(endpoint string) error {
+	if strings.Contains(endpoint, "/") {
+		return nil
+	}
+	if strings.ContainsFunc(endpoint, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("want HOST:PORT without blanks or control characters")
+	}
+	if !strings.Contains(endpoint, ":") || strings.HasPrefix(endpoint, "[") && strings.HasSuffix(endpoint, "]") {
+		return nil // a host alone: gRPC's default port, 443
+	}
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT or [IPv6]:PORT: %w", err)
+	}
+	if host == "" {
+		return errors.New("want HOST:PORT: the host is missing")
+	}
+	return checkPort(port, 1)
+}
+
+// checkPort checks a decimal port number from min to 65535.
+func checkPort(port string, min int) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < min || n > 65535 || port[0] == '+' {
+		return fmt.Errorf("port %q: want a number from %d to 65535", port, min)
+	}
+	return nil
+}
+
+// interruptible returns a reader of r that fails with ctx's cause as soon as ctx is done,
+// even while a read of r is blocked: stdin on a terminal, or a pipe whose writer outlives
+// the Ctrl-C, would otherwise hold the command until the second Ctrl-C kills it. The
+// goroutine that reads r ends after r's next read.
+func interruptible(ctx context.Context, r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.Copy(pw, r)
+		pw.CloseWithError(err) // nil: the reader sees EOF
+	}()
+	context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
+	return pr
 }
 
 // Credentials returns the resolved email and token.
