@@ -433,37 +433,42 @@ func rtMustURL(t *testing.T, s string) *url.URL {
 }
 
 // TestRateLimitTransportRealLimiter runs the transport with the ratelimit package's own
-// limiter: a 429's Retry-After holds back every later call through the same limiter.
+// limiters: a 429's Retry-After holds back every later call through the transport, with
+// a pacing policy and with off (which paces nothing), as the gRPC interceptors do.
 func TestRateLimitTransportRealLimiter(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Retry-After", "30")
-		w.WriteHeader(http.StatusTooManyRequests)
-	}))
-	defer srv.Close()
-
 	p, err := ratelimit.Parse("concurrency=1,100/1m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Transport: NewRateLimitTransport(nil, ratelimit.New(p))}
-	resp, err := client.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	for _, policy := range []ratelimit.Policy{p, ratelimit.Off} {
+		t.Run(policy.String(), func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Retry-After", "30")
+				w.WriteHeader(http.StatusTooManyRequests)
+			}))
+			defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	start := time.Now()
-	_, err = client.Do(req)
-	if !errors.Is(err, ratelimit.ErrLimited) {
-		t.Errorf("err = %v, want ErrLimited after the push-back", err)
-	}
-	if time.Since(start) > 2*time.Second || calls.Load() != 1 {
-		t.Errorf("calls %d after %v", calls.Load(), time.Since(start))
+			client := &http.Client{Transport: NewRateLimitTransport(nil, ratelimit.New(policy))}
+			resp, err := client.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			start := time.Now()
+			_, err = client.Do(req)
+			if !errors.Is(err, ratelimit.ErrLimited) {
+				t.Errorf("err = %v, want ErrLimited after the push-back", err)
+			}
+			if time.Since(start) > 2*time.Second || calls.Load() != 1 {
+				t.Errorf("calls %d after %v", calls.Load(), time.Since(start))
+			}
+		})
 	}
 }
 
@@ -498,32 +503,5 @@ func TestTransportsNeverPrintToken(t *testing.T) {
 				t.Errorf("%s printed the token: %s", verb, out)
 			}
 		}
-	}
-}
-
-// With a limiter that paces nothing (policy off), a 429's Retry-After still holds back
-// the next request through the transport, as the gRPC interceptors do.
-func TestRateLimitTransportOffHonoursRetryAfter(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Retry-After", "30")
-		w.WriteHeader(http.StatusTooManyRequests)
-	}))
-	defer srv.Close()
-	client := &http.Client{Transport: NewRateLimitTransport(nil, ratelimit.New(ratelimit.Off))}
-	resp, err := client.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	if _, err := client.Do(req); !errors.Is(err, ratelimit.ErrLimited) {
-		t.Errorf("err = %v, want ErrLimited during the Retry-After", err)
-	}
-	if calls.Load() != 1 {
-		t.Errorf("%d calls reached the server", calls.Load())
 	}
 }
