@@ -360,35 +360,17 @@ func (l *loader) pass1(ctx context.Context) error {
 	}
 	defer f.Close()
 	p := l.p
-	for n := 0; ; n++ {
-		if n&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := rr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("classify: reading %s: %w", p.Name, err)
-		}
+	err = eachRecord(ctx, p.Name, rr, func(rec record) error {
 		p.Rows++
 		if rec.line > math.MaxUint32 {
 			return fmt.Errorf("classify: %s: more than %d lines", p.Name, uint32(math.MaxUint32))
 		}
 		if rec.bad != "" {
-			if err := l.bad(rec.line, rec.bad, rr.original(), &l.parseErr); err != nil {
-				return err
-			}
-			continue
+			return l.bad(rec.line, rec.bad, rr.original(), &l.parseErr)
 		}
 		id, c, reason := l.rp.parse(rec.fields[0], rec.fields[1], rec.fields[2], rec.fields[3])
 		if reason != "" {
-			if err := l.bad(rec.line, reason, rr.original(), &l.parseErr); err != nil {
-				return err
-			}
-			continue
+			return l.bad(rec.line, reason, rr.original(), &l.parseErr)
 		}
 		g := l.group(c)
 		k := hashID(p.seed, id)
@@ -399,10 +381,14 @@ func (l *loader) pass1(ctx context.Context) error {
 				l.suspects = make(map[uint64][]uint32)
 			}
 			l.suspects[k] = append(l.suspects[k], uint32(rec.line))
-			continue
+			return nil
 		}
 		p.ids[k] = idEntry{group: uint32(g), line: uint32(rec.line)}
 		p.groups[g].Interfaces++
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -411,6 +397,36 @@ func (l *loader) pass1(ctx context.Context) error {
 	p.size, p.modTime = st.Size(), st.ModTime()
 	p.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// errStopReading, returned by an eachRecord callback, ends the reading without an error.
+var errStopReading = errors.New("stop reading")
+
+// eachRecord calls fn with every row rr reads, to the end of the plan or until fn returns
+// an error (errStopReading: stop, no error). It checks ctx every 1024 rows and names the
+// plan in read errors. The passes over a plan (validation, duplicate resolution,
+// batching) all read it this way.
+func eachRecord(ctx context.Context, name string, rr rowReader, fn func(record) error) error {
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := rr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("classify: reading %s: %w", name, err)
+		}
+		if err := fn(rec); err != nil {
+			if err == errStopReading {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // group returns the index of c's group, creating it.
@@ -494,29 +510,24 @@ func (l *loader) resolve(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	for n := 0; len(want) > 0; n++ {
-		if n&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := rr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("classify: reading %s: %w", p.Name, err)
-		}
+	err = eachRecord(ctx, p.Name, rr, func(rec record) error {
 		k, ok := want[uint32(rec.line)]
 		if !ok || rec.bad != "" {
-			continue
+			return nil
 		}
 		id, c, reason := l.rp.parse(rec.fields[0], rec.fields[1], rec.fields[2], rec.fields[3])
 		if reason != "" {
-			continue
+			return nil
 		}
 		delete(want, uint32(rec.line))
 		byKey[k] = append(byKey[k], occurrence{line: uint32(rec.line), id: id, c: c, orig: rr.original()})
+		if len(want) == 0 {
+			return errStopReading // every suspect row is found: the rest need not be read
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(want) > 0 {
 		return fmt.Errorf("%w (rows went missing between two reads)", ErrPlanChanged)
@@ -644,24 +655,12 @@ func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
 	changed := func(line int, why string) error {
 		return fmt.Errorf("%w: %s:%d: %s", ErrPlanChanged, p.Name, line, why)
 	}
-	for n := 0; ; n++ {
-		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := rr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("classify: reading %s: %w", p.Name, err)
-		}
+	err = eachRecord(ctx, p.Name, rr, func(rec record) error {
 		for len(skip) > 0 && int(skip[0]) < rec.line {
 			skip = skip[1:]
 		}
 		if len(skip) > 0 && int(skip[0]) == rec.line {
-			continue
+			return nil
 		}
 		if rec.bad != "" {
 			return changed(rec.line, rec.bad)
@@ -691,10 +690,12 @@ func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
 		}
 		bufs[g] = append(bufs[g], id)
 		if len(bufs[g]) == p.BatchSize {
-			if err := emit(int(g)); err != nil {
-				return err
-			}
+			return emit(int(g))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
 		return fmt.Errorf("%w: %s has a different SHA-256 now", ErrPlanChanged, p.Name)
