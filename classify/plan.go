@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gokentik/kentik/enums"
+	"github.com/gokentik/kentik/internal/ctxio"
 )
 
 // DefaultBatchSize is the number of interface ids per ManualClassify request unless
@@ -194,13 +195,15 @@ func plural(n int) string {
 
 // LoadReader copies r (e.g. stdin) to a temporary file, then loads it as Load does, so
 // that the whole plan is validated before anything is sent. name is used in messages.
-// The copy is removed by Plan.Close (or at once when loading fails).
+// The copy is removed by Plan.Close (or at once when loading fails). When ctx ends, the
+// copy stops at once, even during a read of r that blocks (a silent stdin); r should not
+// be read after that.
 func LoadReader(ctx context.Context, name string, r io.Reader, opts Options) (*Plan, error) {
 	f, err := os.CreateTemp("", "kentik-classify-*.plan")
 	if err != nil {
 		return nil, fmt.Errorf("classify: spooling %s: %w", name, err)
 	}
-	_, err = io.Copy(f, ctxReader{ctx, r})
+	_, err = io.Copy(f, ctxio.Reader(ctx, r))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -215,19 +218,6 @@ func LoadReader(ctx context.Context, name string, r io.Reader, opts Options) (*P
 	}
 	p.spool = f.Name()
 	return p, nil
-}
-
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
 }
 
 // Load reads and validates the plan at path (pass 1): every row is checked, duplicates

@@ -128,7 +128,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile}
 	var plan *classify.Plan
 	if o.file == "-" {
-		plan, err = classify.LoadReader(ctx, "-", interruptible(ctx, g.Stdin), opts)
+		plan, err = classify.LoadReader(ctx, "-", g.Stdin, opts)
 	} else {
 		plan, err = classify.Load(ctx, o.file, opts)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokentik/kentik/enums"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/internal/ctxio"
 )
 
 func init() { register(newInterfacesCmd) }
@@ -335,7 +336,7 @@ func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Inter
 	case "":
 		return nil, usagef("--file is required (a JSON file, or - for stdin)")
 	case "-":
-		r, name = interruptible(ctx, g.Stdin), "stdin"
+		r, name = ctxio.Reader(ctx, g.Stdin), "stdin"
 	default:
 		f, err := os.Open(file)
 		if err != nil {

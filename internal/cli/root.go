@@ -273,20 +273,6 @@ func checkPort(port string, min int) error {
 	return nil
 }
 
-// interruptible returns a reader of r that fails with ctx's cause as soon as ctx is done,
-// even while a read of r is blocked: stdin on a terminal, or a pipe whose writer outlives
-// the Ctrl-C, would otherwise hold the command until the second Ctrl-C kills it. The
-// goroutine that reads r ends after r's next read.
-func interruptible(ctx context.Context, r io.Reader) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := io.Copy(pw, r)
-		pw.CloseWithError(err) // nil: the reader sees EOF
-	}()
-	context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
-	return pr
-}
-
 // Credentials returns the resolved email and token.
 func (g *Globals) Credentials() interceptors.Credentials {
 	return interceptors.Credentials{Email: g.Email, Token: g.Token}
