@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/kentiktest"
@@ -30,7 +31,7 @@ func startKentik(tb testing.TB, n int, policy ratelimit.Policy) (*kentiktest.Ser
 	c, err := client.New(context.Background(),
 		client.WithEndpoint(srv.GRPCAddr()), client.WithPlaintext(),
 		client.WithCredentials(srv.Credentials()), client.WithRateLimit(policy),
-		client.WithOnRetry(func(client.RetryEvent) { retries.Add(1) }))
+		client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }))
 	if err != nil {
 		tb.Fatal(err)
 	}

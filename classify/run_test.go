@@ -450,7 +450,7 @@ func TestEstimate(t *testing.T) {
 // TestJournalInUse: while one job holds a journal, a second job on the same journal is
 // refused before it sends anything; once the first ends, the journal is free again (and
 // a job killed outright frees it too: the lock dies with the process, see
-// internal/cli's SIGKILL test).
+// cmd/kentik/internal/cli's SIGKILL test).
 func TestJournalInUse(t *testing.T) {
 	dir := t.TempDir()
 	p := mustLoad(t, genPlan(t, dir, 300), Options{BatchSize: 100})

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
@@ -52,7 +53,7 @@ func benchClients(b *testing.B, logLevel slog.Level) benchPair {
 		grpc.WithPerRPCCredentials(interceptors.InsecurePerRPCCredentials(testCreds)),
 		// The Client's user agent, so that the server receives the same
 		// headers from both and does the same work for each.
-		grpc.WithUserAgent("kentik-go/"+Version))
+		grpc.WithUserAgent("kentik-go/"+kentik.Version))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,12 +19,8 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,23 +29,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
 )
-
-// Version is this library's version, sent in the user agent as kentik-go/Version.
-const Version = "0.1.0"
-
-// Kentik's gRPC endpoints per region.
-const (
-	EndpointUS = "grpc.api.kentik.com:443"
-	EndpointEU = "grpc.api.kentik.eu:443"
-)
-
-// ErrPlaintextNotLoopback is returned by New when WithPlaintext is asked for
-// an endpoint that is not a loopback address.
-var ErrPlaintextNotLoopback = errors.New("kentik: plaintext (no TLS) is only allowed to a loopback endpoint (127.0.0.0/8, ::1, localhost): the API token would travel in clear text")
 
 // Client is a connection to Kentik's v6 gRPC APIs. It is safe for concurrent
 // use; make one per account and share it.
@@ -66,32 +50,39 @@ type Client struct {
 
 // New builds a Client. It checks everything it can before any connection is
 // attempted: the region, the credentials (errors.Is(err,
-// interceptors.ErrMissingCredentials) when missing), the rate-limit policy and
-// that plaintext goes only to a loopback endpoint. The connection itself is
-// made lazily, on the first call (grpc.NewClient), so ctx is not used to dial;
-// it is kept for future use and symmetry with other clients.
+// kentik.ErrMissingCredentials) when missing), the rate-limit policy and that
+// plaintext goes only to a loopback endpoint (kentik.ErrPlaintextNotLoopback).
+// The connection itself is made lazily, on the first call (grpc.NewClient): ctx
+// bounds New's own work only, and New fails with ctx's error if it is done.
 //
-// Without options New reads the environment: KENTIK_EMAIL and
-// KENTIK_API_TOKEN (then KTAPI_AUTH_EMAIL and KTAPI_AUTH_TOKEN),
-// KENTIK_GRPC_ENDPOINT and KENTIK_REGION. Explicit options win over it.
+// Settings the options leave unset are read from the environment, with the
+// precedence kentik.Settings documents: KENTIK_EMAIL and KENTIK_API_TOKEN (then
+// KTAPI_AUTH_EMAIL and KTAPI_AUTH_TOKEN), KENTIK_REGION, KENTIK_GRPC_ENDPOINT.
 func New(ctx context.Context, opts ...Option) (*Client, error) {
-	_ = ctx
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("kentik: %w", err)
+	}
 	s := &settings{getenv: os.Getenv}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(s)
 		}
 	}
-	region, endpoint, err := s.resolveEndpoint()
+	resolved, region, err := kentik.Resolve(kentik.Settings{Credentials: s.creds, Region: s.region, GRPCEndpoint: s.endpoint}, s.getenv)
 	if err != nil {
 		return nil, err
 	}
-	creds, haveCreds, err := s.resolveCredentials()
+	endpoint := resolved.GRPCEndpoint
+	creds, haveCreds, err := s.checkCredentials(resolved.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	if s.conn == nil && s.plaintext && !isLoopback(endpoint) {
-		return nil, fmt.Errorf("%w (endpoint %q)", ErrPlaintextNotLoopback, endpoint)
+	if s.conn == nil && s.plaintext && !kentik.IsLoopback(endpoint) {
+		return nil, fmt.Errorf("%w (endpoint %q)", kentik.ErrPlaintextNotLoopback, endpoint)
+	}
+	rp := kentik.DefaultRetryPolicy
+	if s.retry != nil {
+		rp = s.retry.WithDefaults()
 	}
 	limiter := s.limiter
 	if limiter == nil {
@@ -102,31 +93,23 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("kentik: rate-limit policy: %w", err)
 		}
-		// Kentik counts per account: an email typed with other capitals is
-		// the same account, so it must get the same limiter.
-		email := strings.ToLower(strings.TrimSpace(creds.Email))
-		limiter = ratelimit.Shared(endpoint+"|"+email+"|v6-admin", p)
+		limiter = ratelimit.Shared(ratelimit.AccountKey(endpoint, creds.Email, "v6-admin"), p)
 	}
-	// One pushback state for unary and stream calls.
-	limiter = interceptors.HonourPushback(limiter)
-
-	rp := interceptors.DefaultRetryPolicy
-	if s.retry != nil {
-		rp = *s.retry
-	}
-	rp.OnRetry = s.onRetryHook(rp.OnRetry)
+	// One push-back state for unary and stream calls, capped as the retry policy says.
+	gate := ratelimit.HonourPushBack(limiter, rp.MaxPushBack)
+	onRetry := s.onRetryHook()
 
 	// Typed errors and logging share the outermost interceptor: one link
 	// less in grpc's chain is one closure less per call.
 	unary := []grpc.UnaryClientInterceptor{
 		errorUnaryInterceptor(interceptors.LoggingUnaryClientInterceptor(s.logger)),
-		interceptors.RetryUnaryClientInterceptor(rp),
-		interceptors.RateLimitUnaryClientInterceptor(limiter),
+		interceptors.RetryUnaryClientInterceptor(rp, onRetry),
+		interceptors.RateLimitUnaryClientInterceptor(gate),
 	}
 	stream := []grpc.StreamClientInterceptor{
 		errorStreamInterceptor(interceptors.LoggingStreamClientInterceptor(s.logger)),
-		interceptors.RetryStreamClientInterceptor(rp),
-		interceptors.RateLimitStreamClientInterceptor(limiter),
+		interceptors.RetryStreamClientInterceptor(rp, onRetry),
+		interceptors.RateLimitStreamClientInterceptor(gate),
 	}
 	if haveCreds {
 		// Innermost, so that the retry hooks, the logs and the *Error all see
@@ -135,7 +118,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		stream = append(stream, redactStreamInterceptor(creds.Token))
 	}
 
-	c := &Client{region: region, endpoint: endpoint, limiter: limiter}
+	c := &Client{region: region.String(), endpoint: endpoint, limiter: gate}
 	if s.conn != nil {
 		if haveCreds {
 			unary = append(unary, interceptors.AuthUnaryClientInterceptor(creds))
@@ -143,7 +126,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		}
 		c.conn = newChainedConn(s.conn, unary, stream)
 	} else {
-		cc, err := grpc.NewClient(endpoint, s.dialOptions(creds, unary, stream)...)
+		cc, err := grpc.NewClient(endpoint, s.dialOptions(endpoint, creds, unary, stream)...)
 		if err != nil {
 			return nil, fmt.Errorf("kentik: connect to %s: %w", endpoint, err)
 		}
@@ -153,8 +136,8 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-func (s *settings) dialOptions(creds interceptors.Credentials, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) []grpc.DialOption {
-	ua := "kentik-go/" + Version
+func (s *settings) dialOptions(endpoint string, creds kentik.Credentials, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) []grpc.DialOption {
+	ua := kentik.UserAgent
 	if s.userAgent != "" {
 		ua += " " + s.userAgent
 	}
@@ -180,6 +163,12 @@ func (s *settings) dialOptions(creds interceptors.Credentials, unary []grpc.Unar
 		grpc.WithChainUnaryInterceptor(unary...),
 		grpc.WithChainStreamInterceptor(stream...),
 	}
+	if kentik.IsLoopback(endpoint) {
+		// Go's proxy rules (which grpc follows) skip only the lower-case
+		// "localhost": a plaintext call to LOCALHOST would reach HTTPS_PROXY,
+		// token and all.
+		opts = append(opts, grpc.WithNoProxy())
+	}
 	if s.plaintext {
 		opts = append(opts,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -196,43 +185,11 @@ func (s *settings) dialOptions(creds interceptors.Credentials, unary []grpc.Unar
 	return append(opts, s.dialOpts...)
 }
 
-func (s *settings) resolveEndpoint() (region, endpoint string, err error) {
-	region = s.region
-	if region == "" && s.endpoint == "" {
-		region = strings.TrimSpace(s.getenv("KENTIK_REGION"))
-	}
-	region = strings.ToLower(strings.TrimSpace(region))
-	if region == "" {
-		region = "us"
-	}
-	var regional string
-	switch region {
-	case "us":
-		regional = EndpointUS
-	case "eu":
-		regional = EndpointEU
-	default:
-		return "", "", fmt.Errorf("kentik: unknown region %q: want us or eu", region)
-	}
-	endpoint = strings.TrimSpace(s.endpoint)
-	if endpoint == "" && s.region == "" {
-		endpoint = strings.TrimSpace(s.getenv("KENTIK_GRPC_ENDPOINT"))
-	}
-	if endpoint == "" {
-		endpoint = regional
-	}
-	return region, endpoint, nil
-}
-
-func (s *settings) resolveCredentials() (c interceptors.Credentials, ok bool, err error) {
-	if s.creds != nil {
-		c = *s.creds
-	} else {
-		c.Email = firstEnv(s.getenv, "KENTIK_EMAIL", "KTAPI_AUTH_EMAIL")
-		c.Token = firstEnv(s.getenv, "KENTIK_API_TOKEN", "KTAPI_AUTH_TOKEN")
-	}
+// checkCredentials validates the resolved credentials. With WithConn they are
+// optional: the caller's connection may carry its own.
+func (s *settings) checkCredentials(c kentik.Credentials) (kentik.Credentials, bool, error) {
 	if s.conn != nil && c.Email == "" && c.Token == "" {
-		return c, false, nil // the caller's connection may carry its own
+		return c, false, nil
 	}
 	if err := c.Validate(); err != nil {
 		return c, false, err
@@ -240,27 +197,14 @@ func (s *settings) resolveCredentials() (c interceptors.Credentials, ok bool, er
 	return c, true, nil
 }
 
-func firstEnv(getenv func(string) string, names ...string) string {
-	for _, n := range names {
-		if v := strings.TrimSpace(getenv(n)); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// onRetryHook combines the retry policy's own hook, the WithOnRetry hooks and
-// a Debug log line.
-func (s *settings) onRetryHook(own func(RetryEvent)) func(RetryEvent) {
-	hooks := append([]func(RetryEvent){}, s.onRetry...)
-	if own != nil {
-		hooks = append(hooks, own)
-	}
+// onRetryHook combines the WithOnRetry hooks and a Debug log line.
+func (s *settings) onRetryHook() func(kentik.RetryEvent) {
+	hooks := s.onRetry
 	log := s.logger
 	if len(hooks) == 0 && log == nil {
 		return nil
 	}
-	return func(e RetryEvent) {
+	return func(e kentik.RetryEvent) {
 		if log != nil {
 			log.Debug("retrying call", "grpc.method", e.Method, "grpc.attempt", e.Attempt, "grpc.code", e.Code.String())
 		}
@@ -268,39 +212,6 @@ func (s *settings) onRetryHook(own func(RetryEvent)) func(RetryEvent) {
 			h(e)
 		}
 	}
-}
-
-// isLoopback reports whether a grpc target names a loopback host: 127.0.0.0/8,
-// ::1 or localhost, or a unix socket.
-func isLoopback(target string) bool {
-	hostPort := target
-	if i := strings.Index(target, ":"); i > 0 && !strings.Contains(target[:i], ".") {
-		scheme := strings.ToLower(target[:i])
-		switch scheme {
-		case "unix", "unix-abstract":
-			return true
-		case "dns", "passthrough":
-			u, err := url.Parse(target)
-			if err != nil || u.Host != "" {
-				// An authority names a DNS server that would resolve the host.
-				return false
-			}
-			hostPort = strings.TrimPrefix(u.Path, "/")
-			if hostPort == "" {
-				hostPort = u.Opaque
-			}
-		}
-	}
-	host := hostPort
-	if h, _, err := net.SplitHostPort(hostPort); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Interfaces returns the client of Kentik's InterfaceService (v202108alpha1).

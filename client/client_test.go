@@ -21,12 +21,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-var fastRetry = RetryPolicy{MaxAttempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastRetry = kentik.RetryPolicy{MaxAttempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 // noEnv hides the developer's own Kentik variables from a test.
 func noEnv(t *testing.T) {
@@ -54,10 +54,10 @@ func ctxT(t *testing.T) context.Context {
 
 func checkMD(t *testing.T, md metadata.MD) {
 	t.Helper()
-	if got := md.Get(interceptors.MetadataEmail); len(got) != 1 || got[0] != testEmail {
+	if got := md.Get(kentik.MetadataEmail); len(got) != 1 || got[0] != testEmail {
 		t.Errorf("email metadata = %q", got)
 	}
-	if got := md.Get(interceptors.MetadataToken); len(got) != 1 || got[0] != testToken {
+	if got := md.Get(kentik.MetadataToken); len(got) != 1 || got[0] != testToken {
 		t.Errorf("token metadata has %d values or a wrong one", len(got))
 	}
 	if got := md.Get("x-request-id"); len(got) != 1 || got[0] != "req-1" {
@@ -113,7 +113,7 @@ func TestPlaintextRefusedForNonLoopback(t *testing.T) {
 	})
 	for _, ep := range []string{"grpc.api.kentik.com:443", "10.1.2.3:50051", "localhost.example.com:1", "dns://8.8.8.8/localhost:1", "[2001:db8::1]:443", "127.0.0.1.nip.io:80"} {
 		c, err := New(context.Background(), WithEndpoint(ep), WithPlaintext(), WithCredentials(testCreds), WithDialOptions(dialer))
-		if !errors.Is(err, ErrPlaintextNotLoopback) {
+		if !errors.Is(err, kentik.ErrPlaintextNotLoopback) {
 			t.Errorf("%s: err = %v", ep, err)
 		}
 		if c != nil {
@@ -152,12 +152,12 @@ func TestMissingCredentialsFailBeforeDialing(t *testing.T) {
 			conn.Close()
 		}
 	}()
-	for _, creds := range []*interceptors.Credentials{nil, {Email: "a@b"}, {Token: "t"}} {
+	for _, creds := range []*kentik.Credentials{nil, {Email: "a@b"}, {Token: "t"}} {
 		opts := []Option{WithEndpoint(lis.Addr().String()), WithPlaintext()}
 		if creds != nil {
 			opts = append(opts, WithCredentials(*creds))
 		}
-		if _, err := New(context.Background(), opts...); !errors.Is(err, interceptors.ErrMissingCredentials) {
+		if _, err := New(context.Background(), opts...); !errors.Is(err, kentik.ErrMissingCredentials) {
 			t.Errorf("%v: err = %v", creds, err)
 		}
 	}
@@ -183,12 +183,12 @@ func TestCredentialsFromEnvironment(t *testing.T) {
 	// KENTIK_* wins over KTAPI_*.
 	t.Setenv("KENTIK_API_TOKEN", "other")
 	t.Setenv("KENTIK_EMAIL", testEmail)
-	c2, err := New(context.Background(), WithEndpoint(f.addr), WithPlaintext(), WithoutRetry())
+	c2, err := New(context.Background(), WithEndpoint(f.addr), WithPlaintext(), WithRetry(kentik.NoRetry))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if _, err := c2.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); !IsUnauthenticated(err) {
+	if _, err := c2.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); !kentik.IsUnauthenticated(err) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -204,21 +204,21 @@ func TestRegionAndEndpoint(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	if c := mk(); c.Region() != "us" || c.Endpoint() != EndpointUS {
+	if c := mk(); c.Region() != "us" || c.Endpoint() != kentik.US.GRPCEndpoint() {
 		t.Errorf("default: %s %s", c.Region(), c.Endpoint())
 	}
-	if c := mk(WithRegion("EU")); c.Region() != "eu" || c.Endpoint() != EndpointEU {
+	if c := mk(WithRegion("EU")); c.Region() != "eu" || c.Endpoint() != kentik.EU.GRPCEndpoint() {
 		t.Errorf("eu: %s %s", c.Region(), c.Endpoint())
 	}
 	t.Setenv("KENTIK_REGION", "eu")
-	if c := mk(); c.Endpoint() != EndpointEU {
+	if c := mk(); c.Endpoint() != kentik.EU.GRPCEndpoint() {
 		t.Errorf("KENTIK_REGION: %s", c.Endpoint())
 	}
 	t.Setenv("KENTIK_GRPC_ENDPOINT", "127.0.0.1:9999")
 	if c := mk(); c.Endpoint() != "127.0.0.1:9999" {
 		t.Errorf("KENTIK_GRPC_ENDPOINT: %s", c.Endpoint())
 	}
-	if c := mk(WithRegion("us")); c.Endpoint() != EndpointUS {
+	if c := mk(WithRegion("us")); c.Endpoint() != kentik.US.GRPCEndpoint() {
 		t.Errorf("an explicit region must win over the environment: %s", c.Endpoint())
 	}
 	if _, err := New(context.Background(), WithCredentials(testCreds), WithRegion("apac")); err == nil || !strings.Contains(err.Error(), "want us or eu") {
@@ -232,10 +232,10 @@ func TestRegionAndEndpoint(t *testing.T) {
 func TestWrongTokenOneCallTypedError(t *testing.T) {
 	noEnv(t)
 	f := newFakeServer(t)
-	c := newTestClient(t, f, WithCredentials(interceptors.Credentials{Email: testEmail, Token: "wrong-token-value"}))
+	c := newTestClient(t, f, WithCredentials(kentik.Credentials{Email: testEmail, Token: "wrong-token-value"}))
 	_, err := c.Interfaces().ManualClassify(ctxT(t), &ifacev1.ManualClassifyRequest{})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != codes.Unauthenticated || !IsUnauthenticated(err) {
+	if !errors.As(err, &e) || e.Code != codes.Unauthenticated || !kentik.IsUnauthenticated(err) {
 		t.Fatalf("err = %#v", err)
 	}
 	if n := f.calls.Load(); n != 1 {
@@ -257,7 +257,7 @@ func TestUnavailableRetriedToSuccess(t *testing.T) {
 	noEnv(t)
 	f := newFakeServer(t)
 	var retries atomic.Int64
-	c := newTestClient(t, f, WithOnRetry(func(e RetryEvent) { retries.Add(1) }))
+	c := newTestClient(t, f, WithOnRetry(func(e kentik.RetryEvent) { retries.Add(1) }))
 	f.setFail(func(_ string, n int64) error {
 		if n < 3 {
 			return status.Error(codes.Unavailable, "restarting")
@@ -277,7 +277,7 @@ func TestNotRetried(t *testing.T) {
 	f := newFakeServer(t)
 	c := newTestClient(t, f)
 	_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "missing"})
-	if !IsNotFound(err) || f.calls.Load() != 1 || IsTemporary(err) {
+	if !kentik.IsNotFound(err) || f.calls.Load() != 1 || kentik.IsTemporary(err) {
 		t.Fatalf("NotFound: %v after %d calls", err, f.calls.Load())
 	}
 	for _, code := range []codes.Code{codes.InvalidArgument, codes.PermissionDenied} {
@@ -288,7 +288,7 @@ func TestNotRetried(t *testing.T) {
 			t.Fatalf("%v: %v after %d calls", code, err, f.calls.Load())
 		}
 	}
-	if !IsPermissionDenied(err) && status.Code(err) != codes.NotFound {
+	if !kentik.IsPermissionDenied(err) && status.Code(err) != codes.NotFound {
 		t.Fatal("helper mismatch")
 	}
 	// CreateInterface is not repeated after UNAVAILABLE.
@@ -323,7 +323,7 @@ func TestResourceExhaustedWaitsForRetryInfo(t *testing.T) {
 	// Exhausted retries report a rate-limit error with a hint.
 	f.setFail(func(string, int64) error { return status.Error(codes.ResourceExhausted, "rate limited") })
 	_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"})
-	if !IsRateLimited(err) || !IsTemporary(err) || !strings.Contains(err.Error(), "make fewer calls") {
+	if !kentik.IsRateLimited(err) || !kentik.IsTemporary(err) || !strings.Contains(err.Error(), "make fewer calls") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -337,7 +337,7 @@ func TestConcurrencyAndWindowNeverExceeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A unique email: the shared limiter is per account.
-	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: testEmail, Token: testToken}),
+	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(kentik.Credentials{Email: testEmail, Token: testToken}),
 		WithEndpoint(f.addr))
 	const n = 64
 	var wg sync.WaitGroup
@@ -381,7 +381,7 @@ func TestDeadlineShorterThanLimiterWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: "deadline@example.com", Token: testToken}))
+	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(kentik.Credentials{Email: "deadline@example.com", Token: testToken}))
 	if _, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -392,10 +392,10 @@ func TestDeadlineShorterThanLimiterWait(t *testing.T) {
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("waited %v instead of failing at once", el)
 	}
-	if !IsRateLimited(err) || !errors.Is(err, ratelimit.ErrLimited) || !errors.Is(err, context.DeadlineExceeded) {
+	if !kentik.IsRateLimited(err) || !errors.Is(err, ratelimit.ErrLimited) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
-	if !strings.Contains(err.Error(), "allow a longer timeout") {
+	if !strings.Contains(err.Error(), "allow a later deadline") {
 		t.Errorf("no hint: %v", err)
 	}
 	if f.calls.Load() != 1 {
@@ -430,7 +430,7 @@ func TestWithConn(t *testing.T) {
 	}
 	f.setFail(nil)
 	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "missing"})
-	if !IsNotFound(err) {
+	if !kentik.IsNotFound(err) {
 		t.Fatalf("err = %v", err)
 	}
 	var e *Error
@@ -445,21 +445,8 @@ func TestWithConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The caller's connection is still usable.
-	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(metadata.AppendToOutgoingContext(ctxT(t), interceptors.MetadataToken, testToken), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
+	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(metadata.AppendToOutgoingContext(ctxT(t), kentik.MetadataToken, testToken), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatalf("caller's conn closed: %v", err)
-	}
-}
-
-func TestIsLoopback(t *testing.T) {
-	for target, want := range map[string]bool{
-		"127.0.0.1:50051": true, "127.255.0.1:1": true, "[::1]:443": true, "::1": true, "localhost": true,
-		"localhost:8080": true, "unix:///tmp/sock": true, "dns:///127.0.0.1:1": true,
-		"0.0.0.0:1": false, "10.0.0.1:1": false, "example.com:443": false, "[::2]:1": false,
-		"dns://1.1.1.1/127.0.0.1:1": false, "": false, "localhost.:1": false,
-	} {
-		if got := isLoopback(target); got != want {
-			t.Errorf("isLoopback(%q) = %v", target, got)
-		}
 	}
 }
 
@@ -476,7 +463,7 @@ func TestErrorFormatting(t *testing.T) {
 		t.Errorf("plain: %v", plain)
 	}
 	for _, err := range []error{nil, errors.New("x")} {
-		if IsRateLimited(err) || IsTemporary(err) || IsNotFound(err) || IsUnauthenticated(err) || IsPermissionDenied(err) {
+		if kentik.IsRateLimited(err) || kentik.IsTemporary(err) || kentik.IsNotFound(err) || kentik.IsUnauthenticated(err) || kentik.IsPermissionDenied(err) {
 			t.Errorf("helpers true for %v", err)
 		}
 	}
@@ -485,22 +472,6 @@ func TestErrorFormatting(t *testing.T) {
 	}
 }
 
-func FuzzIsLoopback(f *testing.F) {
-	for _, s := range []string{"127.0.0.1:1", "[::1]:1", "localhost", "dns:///localhost:1", "dns://x/y", "unix:///s", "%zz:1", "[", ":"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, target string) {
-		if !isLoopback(target) {
-			return
-		}
-		// Whatever was accepted must name a loopback host or a local socket.
-		low := strings.ToLower(target)
-		if !strings.Contains(low, "localhost") && !strings.Contains(low, "127.") && !strings.Contains(low, "::1") &&
-			!strings.Contains(low, "unix") && !strings.Contains(low, ":") {
-			t.Fatalf("%q accepted as loopback", target)
-		}
-	})
-}
 
 // A server (or a proxy in between) that echoes the API token in a status
 // message must not get it into the *Error, the logs or the retry hook.
@@ -515,7 +486,7 @@ func TestEchoedTokenRedacted(t *testing.T) {
 		return logs.Write(p)
 	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var hookErrs []string
-	c := newTestClient(t, f, WithLogger(logger), WithOnRetry(func(e RetryEvent) {
+	c := newTestClient(t, f, WithLogger(logger), WithOnRetry(func(e kentik.RetryEvent) {
 		mu.Lock()
 		hookErrs = append(hookErrs, e.Err.Error())
 		mu.Unlock()
@@ -527,14 +498,14 @@ func TestEchoedTokenRedacted(t *testing.T) {
 		return status.Error(codes.Unauthenticated, "token "+testToken+" is not valid here")
 	})
 	_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"})
-	if !IsUnauthenticated(err) {
+	if !kentik.IsUnauthenticated(err) {
 		t.Fatalf("err = %v", err)
 	}
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatal("not an *Error")
 	}
-	if _, err := callStream(ctxT(t), c.Conn(), "s"); !IsUnauthenticated(err) {
+	if _, err := callStream(ctxT(t), c.Conn(), "s"); !kentik.IsUnauthenticated(err) {
 		t.Fatalf("stream err = %v", err)
 	}
 	mu.Lock()
@@ -571,8 +542,8 @@ func TestSharedLimiterIgnoresEmailCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1 := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: "Case@Example.com", Token: testToken}))
-	c2 := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: " case@example.COM", Token: testToken}))
+	c1 := newTestClient(t, f, WithRateLimit(p), WithCredentials(kentik.Credentials{Email: "Case@Example.com", Token: testToken}))
+	c2 := newTestClient(t, f, WithRateLimit(p), WithCredentials(kentik.Credentials{Email: " case@example.COM", Token: testToken}))
 	if _, err := c1.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +567,7 @@ func TestCanceledWhileLimitedNotTemporary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(interceptors.Credentials{Email: "canceled@example.com", Token: testToken}))
+	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(kentik.Credentials{Email: "canceled@example.com", Token: testToken}))
 	if _, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -606,10 +577,10 @@ func TestCanceledWhileLimitedNotTemporary(t *testing.T) {
 	if status.Code(err) != codes.Canceled || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want Canceled", err)
 	}
-	if IsTemporary(err) {
-		t.Errorf("IsTemporary(%v) = true for the caller's own cancel", err)
+	if kentik.IsTemporary(err) {
+		t.Errorf("kentik.IsTemporary(%v) = true for the caller's own cancel", err)
 	}
-	if IsTemporary(newError("/x/Y", status.Error(codes.Canceled, "c"))) {
-		t.Error("IsTemporary true for Canceled")
+	if kentik.IsTemporary(newError("/x/Y", status.Error(codes.Canceled, "c"))) {
+		t.Error("kentik.IsTemporary true for Canceled")
 	}
 }

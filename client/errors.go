@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -17,8 +18,10 @@ import (
 // the failure, the method, and the original error (Unwrap), with a message
 // that says what to do next where there is something to do:
 //
-//	kentik: ManualClassify: Unauthenticated: invalid email or API token (check the email and API token: --email/--token or KENTIK_EMAIL/KENTIK_API_TOKEN)
+//	kentik: ManualClassify: Unauthenticated: invalid email or API token (check the email and API token: WithCredentials, or KENTIK_EMAIL and KENTIK_API_TOKEN)
 //
+// Branch on it with kentik.IsNotFound, kentik.IsRateLimited and the other
+// checks of package kentik, which read the V5 adapter's errors the same way.
 // errors.Is(err, ratelimit.ErrLimited) is true when the client's own limiter
 // gave no slot in time, and errors.Is(err, context.DeadlineExceeded) or
 // context.Canceled when the code says so.
@@ -40,9 +43,9 @@ func newError(method string, err error) *Error {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		// Not a status error (a custom interceptor's, say): status.FromError
-		// already made it Unknown with err's text.
-		st = status.New(codes.Unknown, err.Error())
+		// Not a status error: the limiter's refusal, a context error, or a
+		// custom interceptor's error. kentik.CodeOf gives its code.
+		st = status.New(kentik.CodeOf(err), err.Error())
 	}
 	return &Error{Code: st.Code(), Message: st.Message(), Details: st.Details(), Method: method, st: st, err: err}
 }
@@ -77,17 +80,19 @@ func (e *Error) hint() string {
 	limited := errors.Is(e.err, ratelimit.ErrLimited)
 	switch {
 	case e.Code == codes.Unauthenticated:
-		return "check the email and API token: --email/--token or KENTIK_EMAIL/KENTIK_API_TOKEN"
+		return "check the email and API token: WithCredentials, or KENTIK_EMAIL and KENTIK_API_TOKEN; a token of the other region is refused too"
 	case e.Code == codes.PermissionDenied:
 		return "the user of this API token may not make this call: check its role and permissions in Kentik"
 	case limited && e.Code == codes.DeadlineExceeded:
-		return "the rate-limit policy has no free slot before the deadline: allow a longer timeout (--timeout) or make fewer calls"
+		return "the rate-limit policy has no free slot before the context's deadline: allow a later deadline or make fewer calls"
 	case limited:
 		return "the client-side rate limiter refused the call"
+	case e.Code == codes.ResourceExhausted && kentik.IsMessageSizeError(e.Message):
+		return "a message is larger than the size limit: send less per call, or raise the limit (WithMaxRecvMsgSize) for large responses"
 	case e.Code == codes.ResourceExhausted:
-		return "Kentik's rate limit for this account was exceeded even after retries: make fewer calls, or choose a stricter --rate-limit policy if other jobs use the same account"
+		return "Kentik's rate limit for this account was exceeded even after retries: make fewer calls, or choose a stricter policy (WithRateLimit, or a shared WithLimiter) if other jobs use the same account"
 	case e.Code == codes.Unavailable:
-		return "Kentik could not be reached even after retries: check the network and the endpoint (--region, --grpc-endpoint)"
+		return "Kentik could not be reached even after retries: check the network and the endpoint (WithRegion, WithEndpoint, or KENTIK_REGION and KENTIK_GRPC_ENDPOINT)"
 	}
 	return ""
 }
@@ -114,43 +119,6 @@ func (e *Error) GRPCStatus() *status.Status {
 		return e.st
 	}
 	return status.New(e.Code, e.Message)
-}
-
-// IsRateLimited reports whether err is RESOURCE_EXHAUSTED (Kentik's rate
-// limit) or the client's own limiter giving no slot in time.
-func IsRateLimited(err error) bool {
-	return err != nil && (errors.Is(err, ratelimit.ErrLimited) || status.Code(err) == codes.ResourceExhausted)
-}
-
-// IsUnauthenticated reports whether Kentik rejected the credentials.
-func IsUnauthenticated(err error) bool {
-	return err != nil && status.Code(err) == codes.Unauthenticated
-}
-
-// IsPermissionDenied reports whether the credentials lack the permission.
-func IsPermissionDenied(err error) bool {
-	return err != nil && status.Code(err) == codes.PermissionDenied
-}
-
-// IsNotFound reports whether the object does not exist.
-func IsNotFound(err error) bool { return err != nil && status.Code(err) == codes.NotFound }
-
-// IsTemporary reports whether trying again later may succeed: UNAVAILABLE,
-// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, or no rate-limit slot in time. A call
-// the caller cancelled (CANCELED), even while it waited for a slot, is not
-// temporary.
-func IsTemporary(err error) bool {
-	if err == nil || status.Code(err) == codes.Canceled {
-		return false
-	}
-	if errors.Is(err, ratelimit.ErrLimited) {
-		return true
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
-		return true
-	}
-	return false
 }
 
 // errorUnaryInterceptor returns the outermost interceptor: it runs next (the

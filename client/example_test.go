@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -24,7 +24,7 @@ type exampleServer struct {
 
 func (exampleServer) GetInterface(ctx context.Context, req *ifacev1.GetInterfaceRequest) (*ifacev1.GetInterfaceResponse, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	if tok := md.Get(interceptors.MetadataToken); len(tok) != 1 || tok[0] != "good-token" {
+	if tok := md.Get(kentik.MetadataToken); len(tok) != 1 || tok[0] != "good-token" {
 		return nil, status.Error(codes.Unauthenticated, "invalid email or API token")
 	}
 	if req.GetId() != "42" {
@@ -51,7 +51,7 @@ func Example() {
 
 	c, err := client.New(ctx,
 		client.WithEndpoint(addr), client.WithPlaintext(), // a local server; the default is TLS to grpc.api.kentik.com
-		client.WithCredentials(interceptors.Credentials{Email: "ops@example.com", Token: "good-token"}),
+		client.WithCredentials(kentik.Credentials{Email: "ops@example.com", Token: "good-token"}),
 		client.WithRateLimit(ratelimit.Off))
 	if err != nil {
 		fmt.Println(err)
@@ -63,19 +63,19 @@ func Example() {
 	fmt.Println(resp.GetInterface().GetInterfaceDescription(), err)
 
 	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "7"})
-	fmt.Println(client.IsNotFound(err), err)
+	fmt.Println(kentik.IsNotFound(err), err)
 	// Output:
 	// et-0/0/1 transit <nil>
 	// true kentik: GetInterface: NotFound: no interface "7"
 }
 
-func ExampleIsUnauthenticated() {
+func ExampleError_unauthenticated() {
 	addr, stop := startExampleServer()
 	defer stop()
 	ctx := context.Background()
 
 	c, err := client.New(ctx, client.WithEndpoint(addr), client.WithPlaintext(),
-		client.WithCredentials(interceptors.Credentials{Email: "ops@example.com", Token: "stale-token"}))
+		client.WithCredentials(kentik.Credentials{Email: "ops@example.com", Token: "stale-token"}))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -83,9 +83,9 @@ func ExampleIsUnauthenticated() {
 	defer c.Close()
 
 	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
-	fmt.Println(client.IsUnauthenticated(err))
+	fmt.Println(kentik.IsUnauthenticated(err))
 	fmt.Println(err)
 	// Output:
 	// true
-	// kentik: GetInterface: Unauthenticated: invalid email or API token (check the email and API token: --email/--token or KENTIK_EMAIL/KENTIK_API_TOKEN)
+	// kentik: GetInterface: Unauthenticated: invalid email or API token (check the email and API token: WithCredentials, or KENTIK_EMAIL and KENTIK_API_TOKEN; a token of the other region is refused too)
 }

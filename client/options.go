@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -20,25 +20,19 @@ type optionFunc func(*settings)
 
 func (f optionFunc) apply(s *settings) { f(s) }
 
-// RetryPolicy says which calls are retried and how (see interceptors.RetryPolicy).
-type RetryPolicy = interceptors.RetryPolicy
-
-// RetryEvent describes a retry about to start (see interceptors.RetryEvent).
-type RetryEvent = interceptors.RetryEvent
-
 type settings struct {
 	region     string
 	endpoint   string
-	creds      *interceptors.Credentials
+	creds      kentik.Credentials
 	tlsConfig  *tls.Config
 	plaintext  bool
 	policy     *ratelimit.Policy
 	limiter    ratelimit.Limiter
-	retry      *RetryPolicy
+	retry      *kentik.RetryPolicy
 	logger     *slog.Logger
 	dialOpts   []grpc.DialOption
 	userAgent  string
-	onRetry    []func(RetryEvent)
+	onRetry    []func(kentik.RetryEvent)
 	conn       grpc.ClientConnInterface
 	getenv     func(string) string
 	maxRecvMsg int
@@ -46,22 +40,24 @@ type settings struct {
 
 // WithRegion picks Kentik's region: "us" (grpc.api.kentik.com:443, the default)
 // or "eu" (grpc.api.kentik.eu:443). Case does not matter; anything else makes
-// New fail.
+// New fail. Without it New reads KENTIK_REGION (see kentik.Settings for the
+// precedence).
 func WithRegion(region string) Option {
 	return optionFunc(func(s *settings) { s.region = region })
 }
 
 // WithEndpoint sets the gRPC endpoint as HOST:PORT (or any grpc target such as
-// "dns:///host:port"), overriding the region's.
+// "dns:///host:port"), overriding the region's. Without it New reads
+// KENTIK_GRPC_ENDPOINT.
 func WithEndpoint(hostPort string) Option {
 	return optionFunc(func(s *settings) { s.endpoint = hostPort })
 }
 
-// WithCredentials sets the email and API token sent on every call. Without it
-// New reads KENTIK_EMAIL and KENTIK_API_TOKEN, then KTAPI_AUTH_EMAIL and
-// KTAPI_AUTH_TOKEN.
-func WithCredentials(c interceptors.Credentials) Option {
-	return optionFunc(func(s *settings) { s.creds = &c })
+// WithCredentials sets the email and API token sent on every call. A field left
+// empty is read from the environment: KENTIK_EMAIL and KENTIK_API_TOKEN, then
+// KTAPI_AUTH_EMAIL and KTAPI_AUTH_TOKEN (see kentik.Settings).
+func WithCredentials(c kentik.Credentials) Option {
+	return optionFunc(func(s *settings) { s.creds = c })
 }
 
 // WithTLSConfig sets the TLS configuration (it is cloned). The default is the
@@ -76,9 +72,12 @@ func WithTLSConfig(cfg *tls.Config) Option {
 }
 
 // WithPlaintext connects without TLS. New accepts it only when the endpoint's
-// host is a loopback address (127.0.0.0/8, ::1 or "localhost"), such as a local
-// fake, and refuses it otherwise before anything is dialled: the API token
-// never travels in clear text over a network.
+// host is a loopback address (kentik.IsLoopback: 127.0.0.0/8, ::1 or
+// "localhost" in any case), such as a local fake, and refuses it otherwise
+// with kentik.ErrPlaintextNotLoopback before anything is dialled: the API
+// token never travels in clear text over a network. A connection to a loopback
+// endpoint never goes through a proxy (HTTPS_PROXY), however its host is
+// spelled.
 func WithPlaintext() Option {
 	return optionFunc(func(s *settings) { s.plaintext = true })
 }
@@ -102,20 +101,17 @@ func WithLimiter(l ratelimit.Limiter) Option {
 	return optionFunc(func(s *settings) { s.limiter = l })
 }
 
-// WithRetry sets the retry policy; zero fields take the defaults of
-// interceptors.DefaultRetryPolicy. RetryPolicy{MaxAttempts: 1} or WithoutRetry
-// disables retries.
-func WithRetry(p RetryPolicy) Option {
+// WithRetry sets the retry policy (kentik.DefaultRetryPolicy by default; zero
+// fields take its values). kentik.NoRetry makes every call a single attempt.
+// What may be retried is not the policy's choice: see kentik.Retryable.
+func WithRetry(p kentik.RetryPolicy) Option {
 	return optionFunc(func(s *settings) { s.retry = &p })
 }
-
-// WithoutRetry makes every call a single attempt.
-func WithoutRetry() Option { return WithRetry(interceptors.NoRetry) }
 
 // WithOnRetry adds a function called before each retry attempt (for example to
 // count retries in a batch job). It runs on the calling goroutine and must be
 // quick and safe for concurrent use.
-func WithOnRetry(f func(RetryEvent)) Option {
+func WithOnRetry(f func(kentik.RetryEvent)) Option {
 	return optionFunc(func(s *settings) {
 		if f != nil {
 			s.onRetry = append(s.onRetry, f)

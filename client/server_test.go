@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 )
 
 const (
@@ -22,7 +22,7 @@ const (
 	testToken = "s3cr3t-t0k3n"
 )
 
-var testCreds = interceptors.Credentials{Email: testEmail, Token: testToken}
+var testCreds = kentik.Credentials{Email: testEmail, Token: testToken}
 
 // fakeServer is a minimal InterfaceService on 127.0.0.1 that checks the
 // credentials, records what it saw and fails on demand.
@@ -87,7 +87,7 @@ func (f *fakeServer) enter(ctx context.Context, method string) (func(), error) {
 	fail, hold := f.fail, f.hold
 	f.mu.Unlock()
 	done := func() { f.inflight.Add(-1) }
-	if got := md.Get(interceptors.MetadataToken); len(got) != 1 || got[0] != testToken {
+	if got := md.Get(kentik.MetadataToken); len(got) != 1 || got[0] != testToken {
 		done()
 		return nil, status.Error(codes.Unauthenticated, "invalid email or API token")
 	}

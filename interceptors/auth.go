@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/gokentik/kentik"
 )
 
 // PerRPCCredentials returns gRPC per-RPC credentials that put Kentik's
@@ -24,16 +26,16 @@ import (
 //
 // The credentials are checked when the connection asks for them: with an empty
 // email or token every call fails (codes.Unauthenticated, wrapping
-// ErrMissingCredentials) before anything is sent. Call c.Validate first to fail
+// kentik.ErrMissingCredentials) before anything is sent. Call c.Validate first to fail
 // earlier.
-func PerRPCCredentials(c Credentials) credentials.PerRPCCredentials {
+func PerRPCCredentials(c kentik.Credentials) credentials.PerRPCCredentials {
 	return newPerRPC(c, true)
 }
 
 // InsecurePerRPCCredentials is PerRPCCredentials without the transport security
 // requirement. It exists for plaintext connections to a loopback address (a
 // local fake); never use it towards a real Kentik endpoint.
-func InsecurePerRPCCredentials(c Credentials) credentials.PerRPCCredentials {
+func InsecurePerRPCCredentials(c kentik.Credentials) credentials.PerRPCCredentials {
 	return newPerRPC(c, false)
 }
 
@@ -48,15 +50,15 @@ type perRPC struct {
 	secure bool
 }
 
-func newPerRPC(c Credentials, secure bool) *perRPC {
+func newPerRPC(c kentik.Credentials, secure bool) *perRPC {
 	p := &perRPC{secure: secure, email: c.Email}
 	if err := c.Validate(); err != nil {
 		// A status error grpc hands back to the caller as it is, so that
-		// errors.Is(err, ErrMissingCredentials) holds for the failed call.
+		// errors.Is(err, kentik.ErrMissingCredentials) holds for the failed call.
 		p.err = &codedError{code: codes.Unauthenticated, msg: err.Error(), err: err}
 		return p
 	}
-	md := map[string]string{MetadataEmail: c.Email, MetadataToken: c.Token}
+	md := map[string]string{kentik.MetadataEmail: c.Email, kentik.MetadataToken: c.Token}
 	p.md = func() map[string]string { return md }
 	return p
 }
@@ -103,8 +105,8 @@ func (p *perRPC) Format(f fmt.State, _ rune) { fmt.Fprint(f, p.String()) }
 // context, so every attempt carries the credentials.
 //
 // With an empty email or token every call fails with codes.Unauthenticated
-// wrapping ErrMissingCredentials, and nothing is sent.
-func AuthUnaryClientInterceptor(c Credentials) grpc.UnaryClientInterceptor {
+// wrapping kentik.ErrMissingCredentials, and nothing is sent.
+func AuthUnaryClientInterceptor(c kentik.Credentials) grpc.UnaryClientInterceptor {
 	err := c.Validate()
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if err != nil {
@@ -115,7 +117,7 @@ func AuthUnaryClientInterceptor(c Credentials) grpc.UnaryClientInterceptor {
 }
 
 // AuthStreamClientInterceptor is AuthUnaryClientInterceptor for streams.
-func AuthStreamClientInterceptor(c Credentials) grpc.StreamClientInterceptor {
+func AuthStreamClientInterceptor(c kentik.Credentials) grpc.StreamClientInterceptor {
 	err := c.Validate()
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if err != nil {
@@ -127,12 +129,12 @@ func AuthStreamClientInterceptor(c Credentials) grpc.StreamClientInterceptor {
 
 // withAuth returns ctx with the credential keys set (replaced, not appended)
 // in a copy of the outgoing metadata.
-func withAuth(ctx context.Context, c Credentials) context.Context {
+func withAuth(ctx context.Context, c kentik.Credentials) context.Context {
 	md, ok := metadata.FromOutgoingContext(ctx) // a copy: safe to modify
 	if !ok {
-		return metadata.AppendToOutgoingContext(ctx, MetadataEmail, c.Email, MetadataToken, c.Token)
+		return metadata.AppendToOutgoingContext(ctx, kentik.MetadataEmail, c.Email, kentik.MetadataToken, c.Token)
 	}
-	md.Set(MetadataEmail, c.Email)
-	md.Set(MetadataToken, c.Token)
+	md.Set(kentik.MetadataEmail, c.Email)
+	md.Set(kentik.MetadataToken, c.Token)
 	return metadata.NewOutgoingContext(ctx, md)
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 )
 
@@ -91,8 +92,8 @@ func TestPerRPCCredentialsNeverPrintToken(t *testing.T) {
 }
 
 func TestPerRPCCredentialsMissing(t *testing.T) {
-	p := InsecurePerRPCCredentials(Credentials{Email: "a@b"})
-	if _, err := p.GetRequestMetadata(context.Background()); !errors.Is(err, ErrMissingCredentials) {
+	p := InsecurePerRPCCredentials(kentik.Credentials{Email: "a@b"})
+	if _, err := p.GetRequestMetadata(context.Background()); !errors.Is(err, kentik.ErrMissingCredentials) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -105,7 +106,7 @@ func TestAuthInterceptors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// A stale credential set by the caller is replaced, not duplicated.
-	ctx = metadata.AppendToOutgoingContext(ctx, MetadataEmail, "old@example.com", "x-request-id", "r1")
+	ctx = metadata.AppendToOutgoingContext(ctx, kentik.MetadataEmail, "old@example.com", "x-request-id", "r1")
 	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestAuthInterceptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The caller's context is untouched.
-	if md, _ := metadata.FromOutgoingContext(ctx); md[MetadataEmail][0] != "old@example.com" || len(md[MetadataToken]) != 0 {
+	if md, _ := metadata.FromOutgoingContext(ctx); md[kentik.MetadataEmail][0] != "old@example.com" || len(md[kentik.MetadataToken]) != 0 {
 		t.Errorf("caller's metadata was modified: %v", md)
 	}
 	mds, _ := s.recorded()
@@ -127,13 +128,13 @@ func TestAuthInterceptors(t *testing.T) {
 
 func TestAuthInterceptorMissingCredentials(t *testing.T) {
 	s := startServer(t, nil)
-	cc := dial(t, s.addr, grpc.WithUnaryInterceptor(AuthUnaryClientInterceptor(Credentials{})),
-		grpc.WithStreamInterceptor(AuthStreamClientInterceptor(Credentials{Email: "x"})))
+	cc := dial(t, s.addr, grpc.WithUnaryInterceptor(AuthUnaryClientInterceptor(kentik.Credentials{})),
+		grpc.WithStreamInterceptor(AuthStreamClientInterceptor(kentik.Credentials{Email: "x"})))
 	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-	if !errors.Is(err, ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
+	if !errors.Is(err, kentik.ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("err = %v (%v)", err, status.Code(err))
 	}
-	if _, err := recvAll(context.Background(), cc, "1"); !errors.Is(err, ErrMissingCredentials) {
+	if _, err := recvAll(context.Background(), cc, "1"); !errors.Is(err, kentik.ErrMissingCredentials) {
 		t.Fatalf("stream err = %v", err)
 	}
 	if s.calls.Load() != 0 {
@@ -143,17 +144,17 @@ func TestAuthInterceptorMissingCredentials(t *testing.T) {
 
 // The documented promise holds through grpc: a call made with incomplete
 // per-RPC credentials fails Unauthenticated, errors.Is finds
-// ErrMissingCredentials, and nothing reaches the server.
+// kentik.ErrMissingCredentials, and nothing reaches the server.
 func TestPerRPCCredentialsMissingThroughGRPC(t *testing.T) {
 	s := startServer(t, nil)
-	cc := dial(t, s.addr, grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(Credentials{Email: "a@b"})))
+	cc := dial(t, s.addr, grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(kentik.Credentials{Email: "a@b"})))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"})
-	if !errors.Is(err, ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
+	if !errors.Is(err, kentik.ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("err = %v (%v)", err, status.Code(err))
 	}
-	if _, err := recvAll(ctx, cc, "1"); !errors.Is(err, ErrMissingCredentials) {
+	if _, err := recvAll(ctx, cc, "1"); !errors.Is(err, kentik.ErrMissingCredentials) {
 		t.Fatalf("stream err = %v", err)
 	}
 	if s.calls.Load() != 0 {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
@@ -30,7 +31,7 @@ func (s *flakyServer) GetInterface(ctx context.Context, req *ifacev1.GetInterfac
 		return nil, status.Error(codes.Unavailable, "restarting")
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	return &ifacev1.GetInterfaceResponse{Interface: &ifacev1.Interface{Id: req.GetId(), Provider: md.Get(interceptors.MetadataEmail)[0]}}, nil
+	return &ifacev1.GetInterfaceResponse{Interface: &ifacev1.Interface{Id: req.GetId(), Provider: md.Get(kentik.MetadataEmail)[0]}}, nil
 }
 
 // The interceptors on a plain grpc.ClientConn, chained as the client chains
@@ -45,16 +46,16 @@ func Example() {
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 
-	creds := interceptors.Credentials{Email: "ops@example.com", Token: "t0ken"}
-	limiter := interceptors.HonourPushback(ratelimit.New(ratelimit.Admin))
-	retry := interceptors.RetryPolicy{Initial: 10 * time.Millisecond, OnRetry: func(e interceptors.RetryEvent) {
-		fmt.Println("retry", e.Attempt, "after", e.Code)
-	}}
+	creds := kentik.Credentials{Email: "ops@example.com", Token: "t0ken"}
+	// One push-back state for every interceptor that takes a slot.
+	limiter := ratelimit.HonourPushBack(ratelimit.New(ratelimit.Admin), kentik.DefaultRetryPolicy.MaxPushBack)
+	retry := kentik.RetryPolicy{Initial: 10 * time.Millisecond}
+	onRetry := func(e kentik.RetryEvent) { fmt.Println("retry", e.Attempt, "after", e.Code) }
 	cc, err := grpc.NewClient(lis.Addr().String(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // loopback only
 		grpc.WithPerRPCCredentials(interceptors.InsecurePerRPCCredentials(creds)),
 		grpc.WithChainUnaryInterceptor(
-			interceptors.RetryUnaryClientInterceptor(retry),
+			interceptors.RetryUnaryClientInterceptor(retry, onRetry),
 			interceptors.RateLimitUnaryClientInterceptor(limiter)))
 	if err != nil {
 		panic(err)

@@ -13,15 +13,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// AttemptsField is the log field that counts the attempts a call took.
-const AttemptsField = "grpc.attempts"
+// attemptsField is the log field that counts the attempts a call took.
+const attemptsField = "grpc.attempts"
 
-// LogLevel is the level at which a finished call with the given code is
+// logLevel is the level at which a finished call with the given code is
 // logged: Debug for OK; Info for answers about the request itself (NotFound,
 // InvalidArgument, AlreadyExists, FailedPrecondition, OutOfRange, Aborted,
 // Canceled); Warn for auth, rate-limit, deadline and availability failures;
 // Error for Unknown, Unimplemented, Internal and DataLoss.
-func LogLevel(c codes.Code) slog.Level {
+func logLevel(c codes.Code) slog.Level {
 	switch c {
 	case codes.OK:
 		return slog.LevelDebug
@@ -35,8 +35,8 @@ func LogLevel(c codes.Code) slog.Level {
 	return slog.LevelError
 }
 
-// SlogLogger adapts a *slog.Logger to go-grpc-middleware's logging.Logger.
-func SlogLogger(l *slog.Logger) logging.Logger {
+// slogLogger adapts a *slog.Logger to go-grpc-middleware's logging.Logger.
+func slogLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
@@ -67,7 +67,7 @@ func fieldsFromCallLog(ctx context.Context) logging.Fields {
 	if cl == nil {
 		return nil
 	}
-	f := logging.Fields{AttemptsField, int(cl.attempts.Load())}
+	f := logging.Fields{attemptsField, int(cl.attempts.Load())}
 	if cl.replay {
 		f = append(f,
 			"grpc.start_time", cl.start.Format(time.RFC3339),
@@ -81,7 +81,7 @@ func middlewareOptions() []logging.Option {
 		// One line per call when it finishes; never payloads (PayloadSent and
 		// PayloadReceived stay off) and never metadata, so no secret is logged.
 		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithLevels(func(c codes.Code) logging.Level { return logging.Level(LogLevel(c)) }),
+		logging.WithLevels(func(c codes.Code) logging.Level { return logging.Level(logLevel(c)) }),
 		logging.WithFieldsFromContext(fieldsFromCallLog),
 	}
 }
@@ -89,7 +89,7 @@ func middlewareOptions() []logging.Option {
 // LoggingUnaryClientInterceptor logs each finished unary call through l with
 // go-grpc-middleware's logging interceptor: service, method, code, error
 // message, start time, duration and number of attempts (at the level
-// LogLevel gives), never payloads or metadata. A nil l logs nothing.
+// logLevel gives), never payloads or metadata. A nil l logs nothing.
 //
 // Cost: when l drops every level a call can be logged at, calls pass straight
 // through. When l drops Debug but not Warn (a logger at Info), successful calls
@@ -101,7 +101,7 @@ func LoggingUnaryClientInterceptor(l *slog.Logger) grpc.UnaryClientInterceptor {
 	if l == nil {
 		return passUnary
 	}
-	full := logging.UnaryClientInterceptor(SlogLogger(l), middlewareOptions()...)
+	full := logging.UnaryClientInterceptor(slogLogger(l), middlewareOptions()...)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if !l.Enabled(ctx, slog.LevelError) {
 			return invoker(ctx, method, req, reply, cc, opts...)
@@ -114,7 +114,7 @@ func LoggingUnaryClientInterceptor(l *slog.Logger) grpc.UnaryClientInterceptor {
 		}
 		cl.start = time.Now()
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		if err == nil || !l.Enabled(ctx, LogLevel(status.Code(err))) {
+		if err == nil || !l.Enabled(ctx, logLevel(status.Code(err))) {
 			return err
 		}
 		cl.dur = time.Since(cl.start)
@@ -132,7 +132,7 @@ func LoggingStreamClientInterceptor(l *slog.Logger) grpc.StreamClientInterceptor
 	if l == nil {
 		return passStream
 	}
-	full := logging.StreamClientInterceptor(SlogLogger(l), middlewareOptions()...)
+	full := logging.StreamClientInterceptor(slogLogger(l), middlewareOptions()...)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if !l.Enabled(ctx, slog.LevelError) {
 			return streamer(ctx, desc, cc, method, opts...)

@@ -37,8 +37,8 @@ func loggedConn(t *testing.T, s *testServer, level slog.Level) (*grpc.ClientConn
 	buf := &syncBuffer{}
 	l := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level}))
 	cc := dial(t, s.addr,
-		grpc.WithChainUnaryInterceptor(LoggingUnaryClientInterceptor(l), RetryUnaryClientInterceptor(fastRetry)),
-		grpc.WithChainStreamInterceptor(LoggingStreamClientInterceptor(l), RetryStreamClientInterceptor(fastRetry)),
+		grpc.WithChainUnaryInterceptor(LoggingUnaryClientInterceptor(l), RetryUnaryClientInterceptor(fastRetry, nil)),
+		grpc.WithChainStreamInterceptor(LoggingStreamClientInterceptor(l), RetryStreamClientInterceptor(fastRetry, nil)),
 		grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(testCreds)))
 	return cc, buf
 }
@@ -131,8 +131,8 @@ func TestLogLevel(t *testing.T) {
 		codes.OK: slog.LevelDebug, codes.NotFound: slog.LevelInfo, codes.Unauthenticated: slog.LevelWarn,
 		codes.ResourceExhausted: slog.LevelWarn, codes.Internal: slog.LevelError,
 	} {
-		if got := LogLevel(c); got != want {
-			t.Errorf("LogLevel(%v) = %v", c, got)
+		if got := logLevel(c); got != want {
+			t.Errorf("logLevel(%v) = %v", c, got)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -120,21 +121,20 @@ func TestRateLimitLimiterError(t *testing.T) {
 	}{
 		{werr, codes.DeadlineExceeded},
 		{&ratelimit.WaitError{Policy: "admin", Cause: context.Canceled}, codes.Canceled},
-		{errors.New("store unreachable"), codes.ResourceExhausted},
+		{errors.New("store unreachable"), codes.Unknown},
 	} {
 		l := &stubLimiter{err: tc.err}
 		cc := dial(t, s.addr,
 			grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)),
 			grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
 		_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-		var le *LimitError
-		if !errors.As(err, &le) || !errors.Is(err, ratelimit.ErrLimited) || !errors.Is(err, tc.err) {
-			t.Fatalf("err = %#v", err)
+		if err != tc.err {
+			t.Fatalf("err = %#v, want the limiter's own %#v", err, tc.err)
 		}
-		if status.Code(err) != tc.code {
-			t.Errorf("code = %v, want %v", status.Code(err), tc.code)
+		if kentik.CodeOf(err) != tc.code {
+			t.Errorf("code = %v, want %v", kentik.CodeOf(err), tc.code)
 		}
-		if _, err := recvAll(context.Background(), cc, "x"); !errors.Is(err, ratelimit.ErrLimited) {
+		if _, err := recvAll(context.Background(), cc, "x"); err != tc.err {
 			t.Errorf("stream err = %v", err)
 		}
 	}
@@ -154,7 +154,7 @@ func TestRateLimitPushback(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	s.setFail(func(ctx context.Context, _ int64) error {
-		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackTrailer, "30"))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(pushbackTrailer, "30"))
 		return status.Error(codes.ResourceExhausted, "slow down")
 	})
 	if _, err := ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); status.Code(err) != codes.ResourceExhausted {
@@ -185,7 +185,7 @@ func TestRateLimitPushback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	_, err := ic2.GetInterface(ctx, &ifacev1.GetInterfaceRequest{})
 	cancel()
-	if !errors.Is(err, ratelimit.ErrLimited) || status.Code(err) != codes.DeadlineExceeded {
+	if !errors.Is(err, ratelimit.ErrLimited) || kentik.CodeOf(err) != codes.DeadlineExceeded {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := ic2.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); err != nil {
@@ -196,7 +196,7 @@ func TestRateLimitPushback(t *testing.T) {
 	}
 }
 
-func TestRetryPushback(t *testing.T) {
+func TestRetryPushBack(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		err     error
@@ -207,28 +207,28 @@ func TestRetryPushback(t *testing.T) {
 		{"nil", nil, nil, 0, false},
 		{"retryinfo", retryInfoErr(codes.ResourceExhausted, 1500*time.Millisecond), nil, 1500 * time.Millisecond, true},
 		{"retryinfo unavailable", retryInfoErr(codes.Unavailable, time.Second), nil, time.Second, true},
-		{"retryinfo wins", retryInfoErr(codes.ResourceExhausted, time.Second), metadata.Pairs(PushbackTrailer, "5"), time.Second, true},
-		{"trailer", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(PushbackTrailer, "250"), 250 * time.Millisecond, true},
-		{"trailer negative", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(PushbackTrailer, "-1"), 0, false},
-		{"trailer junk", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(PushbackTrailer, "soon"), 0, false},
-		{"trailer huge", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(PushbackTrailer, "99999999999999999"), time.Duration(math.MaxInt64), true},
+		{"retryinfo wins", retryInfoErr(codes.ResourceExhausted, time.Second), metadata.Pairs(pushbackTrailer, "5"), time.Second, true},
+		{"trailer", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(pushbackTrailer, "250"), 250 * time.Millisecond, true},
+		{"trailer negative", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(pushbackTrailer, "-1"), 0, false},
+		{"trailer junk", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(pushbackTrailer, "soon"), 0, false},
+		{"trailer huge", status.Error(codes.ResourceExhausted, "x"), metadata.Pairs(pushbackTrailer, "99999999999999999"), time.Duration(math.MaxInt64), true},
 		{"other code", retryInfoErr(codes.NotFound, time.Second), nil, 0, false},
-		{"limit error", &LimitError{Err: retryInfoErr(codes.ResourceExhausted, time.Second)}, nil, 0, false},
+		{"limiter refusal", &ratelimit.WaitError{Policy: "admin", Cause: context.DeadlineExceeded}, nil, 0, false},
 	} {
-		d, ok := RetryPushback(tc.err, tc.trailer)
+		d, ok := retryPushBack(tc.err, tc.trailer)
 		if d != tc.want || ok != tc.ok {
 			t.Errorf("%s: got %v %v, want %v %v", tc.name, d, ok, tc.want, tc.ok)
 		}
 	}
 }
 
-func FuzzRetryPushbackTrailer(f *testing.F) {
+func FuzzRetryPushBackTrailer(f *testing.F) {
 	for _, s := range []string{"0", "250", "-1", "", "1e3", "99999999999999999999", " 5", "\x00"} {
 		f.Add(s)
 	}
 	err := status.Error(codes.ResourceExhausted, "x")
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := RetryPushback(err, metadata.Pairs(PushbackTrailer, v))
+		d, ok := retryPushBack(err, metadata.Pairs(pushbackTrailer, v))
 		if ok && d < 0 {
 			t.Fatalf("%q: negative %v", v, d)
 		}
@@ -238,33 +238,6 @@ func FuzzRetryPushbackTrailer(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestHonourPushbackWrapsOnce(t *testing.T) {
-	l := &stubLimiter{}
-	g := HonourPushback(l)
-	if HonourPushback(g) != g {
-		t.Fatal("wrapping twice made a new gate")
-	}
-	g.(ratelimit.Pusher).PushBack(20 * time.Millisecond)
-	if got := l.pushes(); len(got) != 1 {
-		t.Fatal("pushback not forwarded to the limiter")
-	}
-	start := time.Now()
-	rel, err := g.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel()
-	if time.Since(start) < 20*time.Millisecond {
-		t.Fatal("Acquire did not wait for the pushback")
-	}
-	// A nil limiter still works.
-	rel, err = HonourPushback(nil).Acquire(context.Background())
-	if err != nil || rel == nil {
-		t.Fatal(err)
-	}
-	rel()
 }
 
 // A panic below the interceptor (a codec, an inner interceptor) that the
@@ -382,60 +355,6 @@ func TestRateLimitStreamSendErrorReleases(t *testing.T) {
 	}
 }
 
-// A LimitError built by hand, without the limiter's error, still reads and converts
-// without a panic, and is still a rate-limit error.
-func TestLimitErrorZeroValue(t *testing.T) {
-	var e error = &LimitError{}
-	if e.Error() == "" || !errors.Is(e, ratelimit.ErrLimited) || status.Code(e) != codes.ResourceExhausted {
-		t.Errorf("zero LimitError: %q, code %v", e.Error(), status.Code(e))
-	}
-}
-
-// The gate caps a huge push-back at ratelimit.MaxPushBack, forwards the capped value,
-// and says how long the wait is when a deadline cannot be met.
-func TestHonourPushbackCapped(t *testing.T) {
-	l := &stubLimiter{}
-	g := HonourPushback(l)
-	g.(ratelimit.Pusher).PushBack(time.Duration(math.MaxInt64))
-	if got := l.pushes(); len(got) != 1 || got[0] != ratelimit.MaxPushBack {
-		t.Fatalf("forwarded %v, want [%v]", got, ratelimit.MaxPushBack)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := g.Acquire(ctx)
-	var we *ratelimit.WaitError
-	if !errors.As(err, &we) || we.Wait > ratelimit.MaxPushBack || we.Wait < ratelimit.MaxPushBack-time.Minute {
-		t.Fatalf("Acquire: %v", err)
-	}
-}
-
-// A push-back that grows while a call already waits for the previous one to
-// pass holds that call until the new end too: with a limiter that paces
-// nothing, the gate is all that stands between the server's "retry in N ms"
-// and the next call.
-func TestHonourPushbackExtendedWhileWaiting(t *testing.T) {
-	g := HonourPushback(ratelimit.New(ratelimit.Off))
-	p := g.(ratelimit.Pusher)
-	start := time.Now()
-	// Wide margins: the test is wrong only if the 10ms sleep below oversleeps by 200ms.
-	p.PushBack(200 * time.Millisecond)
-	done := make(chan time.Duration, 1)
-	go func() {
-		release, err := g.Acquire(context.Background())
-		if err != nil {
-			t.Error(err)
-		} else {
-			release()
-		}
-		done <- time.Since(start)
-	}()
-	time.Sleep(10 * time.Millisecond)
-	p.PushBack(500 * time.Millisecond) // ends at about 510ms
-	if got := <-done; got < 500*time.Millisecond {
-		t.Fatalf("Acquire returned after %v, before the extended push-back (about 510ms) ended", got)
-	}
-}
-
 // A streamer that panics (a custom interceptor or connection below, the
 // caller recovering) gives the slot back: no stream exists to end it later.
 func TestRateLimitStreamPanicReleases(t *testing.T) {
@@ -498,17 +417,33 @@ func TestRateLimitStreamPushbackBeforeRelease(t *testing.T) {
 	}
 }
 
-// The status of a LimitError carries the limiter's message without the
-// method name, as documented: the *Error of package client names the method
-// itself, and would otherwise name it twice.
-func TestLimitErrorStatusMessage(t *testing.T) {
-	we := &ratelimit.WaitError{Policy: "admin", Cause: context.Canceled}
-	e := &LimitError{Method: "/x.Y/Z", Err: we}
-	st, ok := status.FromError(e)
-	if !ok || st.Code() != codes.Canceled || st.Message() != we.Error() {
-		t.Errorf("status %v %q, want Canceled %q", st.Code(), st.Message(), we.Error())
+// An absurd push-back (RetryInfo of 10^9 s) is the server's refusal, reported as such at
+// once: not retried, not waited for, and not blamed on the caller's deadline; the
+// account's later calls are held for the limiter's Max only.
+func TestRateLimitPushBackTooLong(t *testing.T) {
+	s := startServer(t, nil)
+	g := ratelimit.HonourPushBack(ratelimit.New(ratelimit.Off), 100*time.Millisecond)
+	cc, events := retryConn(t, s, fastRetry, g)
+	ic := ifacev1.NewInterfaceServiceClient(cc)
+	s.setFail(func(_ context.Context, n int64) error {
+		if n == 1 {
+			return retryInfoErr(codes.ResourceExhausted, 1e9*time.Second)
+		}
+		return nil
+	})
+	start := time.Now()
+	_, err := ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+	var pb *ratelimit.PushBackError
+	if !errors.As(err, &pb) || pb.Wait != 1e9*time.Second || pb.Max != 100*time.Millisecond || status.Code(err) != codes.ResourceExhausted || errors.Is(err, ratelimit.ErrLimited) {
+		t.Fatalf("err = %v", err)
 	}
-	if st := status.Convert(&LimitError{Method: "/x.Y/Z"}); st.Message() != ratelimit.ErrLimited.Error() {
-		t.Errorf("zero LimitError message %q", st.Message())
+	if n := len(events()); n != 0 || s.calls.Load() != 1 {
+		t.Fatalf("%d retries, %d calls: a push-back beyond the limit must not be retried", n, s.calls.Load())
+	}
+	if _, err := ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 100*time.Millisecond || el > 5*time.Second {
+		t.Fatalf("the next call started after %v: want the capped push-back of 100ms", el)
 	}
 }

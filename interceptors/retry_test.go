@@ -15,30 +15,31 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-var fastRetry = RetryPolicy{MaxAttempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+var fastRetry = kentik.RetryPolicy{MaxAttempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond}
 
 // retryConn dials s with retry outside rate limit outside auth, as the client
 // chains them, and records the retry events.
-func retryConn(t *testing.T, s *testServer, p RetryPolicy, l ratelimit.Limiter) (*grpc.ClientConn, func() []RetryEvent) {
+func retryConn(t *testing.T, s *testServer, p kentik.RetryPolicy, l ratelimit.Limiter) (*grpc.ClientConn, func() []kentik.RetryEvent) {
 	var mu sync.Mutex
-	var events []RetryEvent
-	p.OnRetry = func(e RetryEvent) {
+	var events []kentik.RetryEvent
+	onRetry := func(e kentik.RetryEvent) {
 		mu.Lock()
 		events = append(events, e)
 		mu.Unlock()
 	}
 	cc := dial(t, s.addr,
-		grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(p), RateLimitUnaryClientInterceptor(l)),
-		grpc.WithChainStreamInterceptor(RetryStreamClientInterceptor(p), RateLimitStreamClientInterceptor(l)),
+		grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(p, onRetry), RateLimitUnaryClientInterceptor(l)),
+		grpc.WithChainStreamInterceptor(RetryStreamClientInterceptor(p, onRetry), RateLimitStreamClientInterceptor(l)),
 		grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(testCreds)))
-	return cc, func() []RetryEvent {
+	return cc, func() []kentik.RetryEvent {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]RetryEvent(nil), events...)
+		return append([]kentik.RetryEvent(nil), events...)
 	}
 }
 
@@ -137,7 +138,7 @@ func TestRetryHonoursRetryInfo(t *testing.T) {
 func TestRetryDeadline(t *testing.T) {
 	s := startServer(t, nil)
 	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
-	cc, _ := retryConn(t, s, RetryPolicy{MaxAttempts: 10, Initial: time.Second, Max: time.Second, Jitter: -1}, nil)
+	cc, _ := retryConn(t, s, kentik.RetryPolicy{MaxAttempts: 10, Initial: time.Second, Max: time.Second, Jitter: -1}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -149,21 +150,24 @@ func TestRetryDeadline(t *testing.T) {
 
 func TestRetryLimiterErrorNotRetried(t *testing.T) {
 	s := startServer(t, nil)
-	l := &stubLimiter{err: errors.New("quota store says no")}
-	cc, events := retryConn(t, s, fastRetry, l)
-	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-	if !errors.Is(err, ratelimit.ErrLimited) || len(events()) != 0 {
-		t.Fatalf("err %v, %d retries", err, len(events()))
+	storeErr := errors.New("quota store says no")
+	for _, lerr := range []error{storeErr, &ratelimit.WaitError{Policy: "admin", Cause: context.DeadlineExceeded}} {
+		l := &stubLimiter{err: lerr}
+		cc, events := retryConn(t, s, fastRetry, l)
+		_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
+		if err != lerr || len(events()) != 0 || s.calls.Load() != 0 {
+			t.Fatalf("err %v, %d retries, %d calls sent", err, len(events()), s.calls.Load())
+		}
 	}
 }
 
 func TestRetryDisabled(t *testing.T) {
 	s := startServer(t, nil)
 	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
-	cc, _ := retryConn(t, s, NoRetry, nil)
+	cc, _ := retryConn(t, s, kentik.NoRetry, nil)
 	_, _ = ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
 	if s.calls.Load() != 1 {
-		t.Fatalf("%d attempts with NoRetry", s.calls.Load())
+		t.Fatalf("%d attempts with kentik.NoRetry", s.calls.Load())
 	}
 }
 
@@ -194,38 +198,6 @@ func TestRetryStream(t *testing.T) {
 	ids, err = recvAll(context.Background(), cc, "b")
 	if status.Code(err) != codes.Unavailable || len(ids) != 1 || s.calls.Load() != before+1 {
 		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.calls.Load()-before)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	p := RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: -1}
-	for attempt, want := range map[int]time.Duration{1: 0, 2: 100 * time.Millisecond, 3: 300 * time.Millisecond, 4: 900 * time.Millisecond, 5: time.Second, 60: time.Second} {
-		if got := p.Backoff(attempt); got != want {
-			t.Errorf("Backoff(%d) = %v, want %v", attempt, got, want)
-		}
-	}
-	p.Jitter = 0.5
-	for range 100 {
-		if d := p.Backoff(2); d < 50*time.Millisecond || d > 150*time.Millisecond {
-			t.Fatalf("jittered backoff %v out of range", d)
-		}
-	}
-	if d := (RetryPolicy{}).Backoff(1000); d > 12*time.Second {
-		t.Fatalf("uncapped: %v", d)
-	}
-}
-
-func TestDefaultIdempotent(t *testing.T) {
-	for m, want := range map[string]bool{
-		"/kentik.interface.v202108alpha1.InterfaceService/CreateInterface": false,
-		"/kentik.interface.v202108alpha1.InterfaceService/ManualClassify":  true,
-		"/kentik.interface.v202108alpha1.InterfaceService/UpdateInterface": true,
-		"/kentik.interface.v202108alpha1.InterfaceService/DeleteInterface": true,
-		"": true,
-	} {
-		if DefaultIdempotent(m) != want {
-			t.Errorf("DefaultIdempotent(%q) != %v", m, want)
-		}
 	}
 }
 
@@ -301,7 +273,7 @@ func rstServer(t *testing.T) (string, *atomic.Int64) {
 // Create must not be repeated then; a Get still is.
 func TestRetryCreateNotOnStreamReset(t *testing.T) {
 	addr, n := rstServer(t)
-	cc := dial(t, addr, grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(fastRetry)))
+	cc := dial(t, addr, grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(fastRetry, nil)))
 	ic := ifacev1.NewInterfaceServiceClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

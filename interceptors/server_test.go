@@ -22,10 +22,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 )
 
-var testCreds = Credentials{Email: "ops@example.com", Token: "s3cr3t-t0k3n"}
+var testCreds = kentik.Credentials{Email: "ops@example.com", Token: "s3cr3t-t0k3n"}
 
 // testServer is a small InterfaceService (GetInterface, CreateInterface) plus a
 // server-streaming method, on 127.0.0.1, that records the metadata of every
@@ -218,11 +219,11 @@ func selfSigned(t testing.TB) (server, client *tls.Config) {
 // right value, and no upper-case key.
 func checkAuthMD(t *testing.T, md metadata.MD) {
 	t.Helper()
-	if got := md[MetadataEmail]; len(got) != 1 || got[0] != testCreds.Email {
-		t.Errorf("%s = %q, want [%q]", MetadataEmail, got, testCreds.Email)
+	if got := md[kentik.MetadataEmail]; len(got) != 1 || got[0] != testCreds.Email {
+		t.Errorf("%s = %q, want [%q]", kentik.MetadataEmail, got, testCreds.Email)
 	}
-	if got := md[MetadataToken]; len(got) != 1 || got[0] != testCreds.Token {
-		t.Errorf("%s has %d values (or a wrong one), want exactly the token once", MetadataToken, len(got))
+	if got := md[kentik.MetadataToken]; len(got) != 1 || got[0] != testCreds.Token {
+		t.Errorf("%s has %d values (or a wrong one), want exactly the token once", kentik.MetadataToken, len(got))
 	}
 	for k := range md {
 		for _, r := range k {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -20,10 +21,10 @@ import (
 //
 // Credentials are checked when a request is made, not here, so that this constructor
 // cannot fail: with an empty email or token every round trip fails with an error wrapping
-// ErrMissingCredentials and nothing is sent. Callers that want to fail early (before any
+// kentik.ErrMissingCredentials and nothing is sent. Callers that want to fail early (before any
 // request) call c.Validate themselves.
-func NewAuthTransport(base http.RoundTripper, c Credentials) http.RoundTripper {
-	return &authTransport{base: transportOrDefault(base), creds: func() Credentials { return c }}
+func NewAuthTransport(base http.RoundTripper, c kentik.Credentials) http.RoundTripper {
+	return &authTransport{base: transportOrDefault(base), creds: func() kentik.Credentials { return c }}
 }
 
 type authTransport struct {
@@ -32,7 +33,7 @@ type authTransport struct {
 	// whatever the verb, while it prints a struct field it reaches by
 	// reflection (a %+v of the transport, a %s of a wrapper) without calling
 	// Credentials.Format.
-	creds func() Credentials
+	creds func() kentik.Credentials
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -46,8 +47,8 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if out.Header == nil {
 		out.Header = make(http.Header)
 	}
-	out.Header.Set(HeaderEmail, creds.Email)
-	out.Header.Set(HeaderToken, creds.Token)
+	out.Header.Set(kentik.HeaderEmail, creds.Email)
+	out.Header.Set(kentik.HeaderToken, creds.Token)
 	return t.base.RoundTrip(out)
 }
 
@@ -63,10 +64,10 @@ func (t *authTransport) CloseIdleConnections() { closeIdleOf(t.base) }
 // "concurrent requests" limit counts.
 //
 // When a response is 429 Too Many Requests with a Retry-After header, no request through
-// the transport starts before the delay has passed, whatever l is (ratelimit.Off
-// included), as with the gRPC interceptors (see HonourPushback); when l implements
-// ratelimit.Pusher the delay is pushed into it too, so that every caller sharing it waits,
-// not only the one that was refused.
+// the transport starts before the delay has passed (capped as the gRPC interceptors cap
+// it: see RateLimitUnaryClientInterceptor), whatever l is (ratelimit.Off included); when l
+// implements ratelimit.Pusher the delay is pushed into it too, so that every caller
+// sharing it waits, not only the one that was refused.
 //
 // A nil base means http.DefaultTransport. A nil l means no limiting: base itself is
 // returned.
@@ -75,12 +76,12 @@ func NewRateLimitTransport(base http.RoundTripper, l ratelimit.Limiter) http.Rou
 	if l == nil {
 		return base
 	}
-	return &rateLimitTransport{base: base, limiter: HonourPushback(l), now: time.Now}
+	return &rateLimitTransport{base: base, limiter: honourPushBack(l), now: time.Now}
 }
 
 type rateLimitTransport struct {
 	base    http.RoundTripper
-	limiter ratelimit.Limiter
+	limiter *ratelimit.PushBackLimiter
 	now     func() time.Time
 }
 
@@ -99,10 +100,8 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		if p, ok := t.limiter.(ratelimit.Pusher); ok {
-			if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok && d > 0 {
-				p.PushBack(d)
-			}
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok && d > 0 {
+			t.limiter.PushBack(d)
 		}
 	}
 	if resp.Body == nil || resp.Body == http.NoBody {

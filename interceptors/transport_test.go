@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -71,13 +72,13 @@ func (b *rtTrackedBody) Close() error { b.closed.Store(true); return nil }
 func TestAuthTransportSetsHeadersOnClone(t *testing.T) {
 	var gotEmail, gotToken string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotEmail, gotToken = r.Header.Get(HeaderEmail), r.Header.Get(HeaderToken)
+		gotEmail, gotToken = r.Header.Get(kentik.HeaderEmail), r.Header.Get(kentik.HeaderToken)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
 
 	// nil base: http.DefaultTransport carries the request to the real server.
-	rt := NewAuthTransport(nil, Credentials{Email: "a@example.com", Token: "s3cret"})
+	rt := NewAuthTransport(nil, kentik.Credentials{Email: "a@example.com", Token: "s3cret"})
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestAuthTransportSetsHeadersOnClone(t *testing.T) {
 	if gotEmail != "a@example.com" || gotToken != "s3cret" {
 		t.Errorf("server saw email %q token %q", gotEmail, gotToken)
 	}
-	if req.Header.Get(HeaderEmail) != "" || req.Header.Get(HeaderToken) != "" {
+	if req.Header.Get(kentik.HeaderEmail) != "" || req.Header.Get(kentik.HeaderToken) != "" {
 		t.Errorf("caller's request was modified: %v", req.Header)
 	}
 	if req.Header.Get("X-Caller") != "1" || len(req.Header) != 1 {
@@ -105,13 +106,13 @@ func TestAuthTransportNilHeaderAndOverwrite(t *testing.T) {
 		seen = r.Header
 		return &http.Response{StatusCode: 204, Body: http.NoBody, Request: r}, nil
 	})
-	rt := NewAuthTransport(base, Credentials{Email: "e@x.io", Token: "tok"})
+	rt := NewAuthTransport(base, kentik.Credentials{Email: "e@x.io", Token: "tok"})
 
 	req := &http.Request{Method: "GET", URL: rtMustURL(t, "http://127.0.0.1/x")} // Header is nil
 	if _, err := rt.RoundTrip(req); err != nil {
 		t.Fatal(err)
 	}
-	if seen.Get(HeaderEmail) != "e@x.io" || seen.Get(HeaderToken) != "tok" {
+	if seen.Get(kentik.HeaderEmail) != "e@x.io" || seen.Get(kentik.HeaderToken) != "tok" {
 		t.Errorf("headers = %v", seen)
 	}
 	if req.Header != nil {
@@ -120,14 +121,14 @@ func TestAuthTransportNilHeaderAndOverwrite(t *testing.T) {
 
 	// A stale token set by the caller is replaced, not duplicated.
 	req2, _ := http.NewRequest("GET", "http://127.0.0.1/x", nil)
-	req2.Header.Set(HeaderToken, "old")
+	req2.Header.Set(kentik.HeaderToken, "old")
 	if _, err := rt.RoundTrip(req2); err != nil {
 		t.Fatal(err)
 	}
-	if v := seen.Values(HeaderToken); len(v) != 1 || v[0] != "tok" {
+	if v := seen.Values(kentik.HeaderToken); len(v) != 1 || v[0] != "tok" {
 		t.Errorf("token values = %q", v)
 	}
-	if req2.Header.Get(HeaderToken) != "old" {
+	if req2.Header.Get(kentik.HeaderToken) != "old" {
 		t.Errorf("caller's header modified")
 	}
 }
@@ -138,12 +139,12 @@ func TestAuthTransportMissingCredentials(t *testing.T) {
 		called.Store(true)
 		return nil, errors.New("unreachable")
 	})
-	for _, c := range []Credentials{{}, {Email: "a@b.c"}, {Token: "secret-token"}} {
+	for _, c := range []kentik.Credentials{{}, {Email: "a@b.c"}, {Token: "secret-token"}} {
 		body := &rtTrackedBody{Reader: strings.NewReader("x")}
 		req, _ := http.NewRequest("POST", "https://api.kentik.com/api/v5/x?token=q", body)
 		_, err := NewAuthTransport(base, c).RoundTrip(req)
-		if !errors.Is(err, ErrMissingCredentials) {
-			t.Errorf("%v: err = %v, want ErrMissingCredentials", c, err)
+		if !errors.Is(err, kentik.ErrMissingCredentials) {
+			t.Errorf("%v: err = %v, want kentik.ErrMissingCredentials", c, err)
 		}
 		if err != nil && (strings.Contains(err.Error(), "secret-token") || strings.Contains(err.Error(), "token=q")) {
 			t.Errorf("error leaks: %v", err)
@@ -493,7 +494,7 @@ func TestRateLimitTransportPanicReleases(t *testing.T) {
 // The transports end up in structs that get printed (an http.Client in a
 // debug dump, a slog attribute); the token must not show in any verb.
 func TestTransportsNeverPrintToken(t *testing.T) {
-	creds := Credentials{Email: "ops@example.com", Token: "tok-0123456789abcdef"}
+	creds := kentik.Credentials{Email: "ops@example.com", Token: "tok-0123456789abcdef"}
 	// Not http.DefaultTransport: printing its insides races with its users.
 	base := rtStub(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") })
 	auth := NewAuthTransport(base, creds)

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -84,7 +84,7 @@ func goTool(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr
 type bufCurl struct {
 	srv    *kentiktest.Server
 	schema string
-	creds  interceptors.Credentials
+	creds  kentik.Credentials
 }
 
 // bufStatus is the error buf curl prints on stderr for a failed RPC.
@@ -102,10 +102,10 @@ func (b bufCurl) call(t *testing.T, method, body string, resp any) *bufStatus {
 		args = append(args, "--schema", b.schema)
 	}
 	if b.creds.Email != "" {
-		args = append(args, "-H", interceptors.HeaderEmail+": "+b.creds.Email)
+		args = append(args, "-H", kentik.HeaderEmail+": "+b.creds.Email)
 	}
 	if b.creds.Token != "" {
-		args = append(args, "-H", interceptors.HeaderToken+": "+b.creds.Token)
+		args = append(args, "-H", kentik.HeaderToken+": "+b.creds.Token)
 	}
 	args = append(args, "-d", body, "http://"+b.srv.GRPCAddr()+"/"+interfaceService+"/"+method)
 	stdout, stderr, code := goTool(t, 60*time.Second, args...)
@@ -330,14 +330,14 @@ func TestBufCurl(t *testing.T) {
 
 	t.Run("without credentials", func(t *testing.T) {
 		nb := b
-		nb.creds = interceptors.Credentials{}
+		nb.creds = kentik.Credentials{}
 		var resp bufOne
 		st := nb.call(t, "GetInterface", fmt.Sprintf(`{"id":%q}`, seeded[0].GetId()), &resp)
 		calls++
 		if st == nil || st.Code != "unauthenticated" {
 			t.Errorf("GetInterface without credentials: %+v, want unauthenticated", st)
 		}
-		nb.creds = interceptors.Credentials{Email: srv.Credentials().Email, Token: "not-the-token"}
+		nb.creds = kentik.Credentials{Email: srv.Credentials().Email, Token: "not-the-token"}
 		st = nb.call(t, "GetInterface", fmt.Sprintf(`{"id":%q}`, seeded[0].GetId()), &resp)
 		calls++
 		if st == nil || st.Code != "unauthenticated" {

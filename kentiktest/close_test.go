@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 )
 
@@ -50,8 +50,8 @@ func TestCloseEndsDelayedCallsAndWaitsForHandlers(t *testing.T) {
 	}()
 	go func() {
 		hreq, _ := http.NewRequest("POST", s.V5URL()+"/mykentik/tenant/103/user", strings.NewReader(`{"user_email":"late@example.com"}`))
-		hreq.Header.Set(interceptors.HeaderEmail, s.Credentials().Email)
-		hreq.Header.Set(interceptors.HeaderToken, s.Credentials().Token)
+		hreq.Header.Set(kentik.HeaderEmail, s.Credentials().Email)
+		hreq.Header.Set(kentik.HeaderToken, s.Credentials().Token)
 		if resp, err := http.DefaultClient.Do(hreq); err == nil {
 			resp.Body.Close()
 		}

@@ -20,7 +20,7 @@
 //     are checked first: Kentik counts per customer, and an unauthenticated call cannot
 //     be attributed to one, so it neither uses up nor is refused by the limits.
 //   - The InterfaceService's rules: numeric ids assigned by the server, cdate/edate,
-//     filters, validation (see the methods of the service and fakestore.Compile).
+//     filters, validation (see the methods of the service and store.Compile).
 //
 // gRPC reflection and the health service are served without credentials and without
 // counting against limits, so grpcurl and `buf curl` work out of the box.

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 )
 
@@ -33,7 +33,7 @@ func Example() {
 	// Every call carries Kentik's credentials (the client package's interceptors do this).
 	creds := s.Credentials()
 	ctx := metadata.AppendToOutgoingContext(context.Background(),
-		interceptors.MetadataEmail, creds.Email, interceptors.MetadataToken, creds.Token)
+		kentik.MetadataEmail, creds.Email, kentik.MetadataToken, creds.Token)
 
 	list, err := client.ListInterface(ctx, &ifacev1.ListInterfaceRequest{
 		Filters: &ifacev1.InterfaceFilter{DeviceIds: []string{"1002"}},

@@ -22,19 +22,19 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 )
 
-// RetryPushbackTrailer is the trailer a RESOURCE_EXHAUSTED answer carries with the
+// retryPushbackTrailer is the trailer a RESOURCE_EXHAUSTED answer carries with the
 // milliseconds to wait, as gRPC's retry machinery reads it (gRFC A6).
-const RetryPushbackTrailer = "grpc-retry-pushback-ms"
+const retryPushbackTrailer = "grpc-retry-pushback-ms"
 
 // newGRPCServer builds the gRPC server: the InterfaceService behind recording,
 // authentication, rate limits and faults, plus reflection and health, which skip all of
 // those (grpcurl and `buf curl` work without a schema file or credentials).
 func (s *Server) newGRPCServer() *grpc.Server {
-	kentik := selector.MatchFunc(func(_ context.Context, c grpcmw.CallMeta) bool {
+	kentikAPI := selector.MatchFunc(func(_ context.Context, c grpcmw.CallMeta) bool {
 		return c.Service == ifacev1.InterfaceService_ServiceDesc.ServiceName
 	})
 	panicked := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -45,9 +45,9 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.WaitForHandlers(true), // Close returns only once no handler runs
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(panicked),
-			selector.UnaryServerInterceptor(s.observeGRPC, kentik),
-			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(s.authGRPC), kentik),
-			selector.UnaryServerInterceptor(s.limitGRPC, kentik),
+			selector.UnaryServerInterceptor(s.observeGRPC, kentikAPI),
+			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(s.authGRPC), kentikAPI),
+			selector.UnaryServerInterceptor(s.limitGRPC, kentikAPI),
 		),
 		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(panicked)),
 	)
@@ -78,7 +78,7 @@ func (s *Server) observeGRPC(ctx context.Context, req any, info *grpc.UnaryServe
 // authGRPC checks x-ch-auth-email and x-ch-auth-api-token.
 func (s *Server) authGRPC(ctx context.Context) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	if r := s.authenticate(md.Get(interceptors.MetadataEmail), md.Get(interceptors.MetadataToken), interceptors.MetadataEmail, interceptors.MetadataToken); r != nil {
+	if r := s.authenticate(md.Get(kentik.MetadataEmail), md.Get(kentik.MetadataToken), kentik.MetadataEmail, kentik.MetadataToken); r != nil {
 		s.grpcAPI.reject(RejectUnauthenticated)
 		method, _ := grpc.Method(ctx)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "unauthenticated call", slog.String("api", "grpc"), slog.String("method", method))
@@ -105,7 +105,7 @@ func grpcRefusal(ctx context.Context, r *refusal) error {
 		return st.Err()
 	}
 	ms := (r.retryAfter + time.Millisecond - 1) / time.Millisecond
-	_ = grpc.SetTrailer(ctx, metadata.Pairs(RetryPushbackTrailer, strconv.FormatInt(int64(ms), 10)))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(retryPushbackTrailer, strconv.FormatInt(int64(ms), 10)))
 	withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(r.retryAfter)})
 	if err != nil { // cannot happen: RetryInfo always marshals
 		return st.Err()

@@ -23,8 +23,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -208,9 +208,9 @@ func TestManualClassify(t *testing.T) {
 func TestAuthGRPC(t *testing.T) {
 	// Two calls an hour: any unauthenticated call counted against it would show.
 	s := kentiktest.Start(t, kentiktest.WithPolicy(policy(t, "concurrency=1,2/1h")),
-		kentiktest.WithCredentials(interceptors.Credentials{Email: "me@example.com", Token: "s3cret-token"}))
+		kentiktest.WithCredentials(kentik.Credentials{Email: "me@example.com", Token: "s3cret-token"}))
 	good := s.Credentials()
-	for name, cr := range map[string]interceptors.Credentials{
+	for name, cr := range map[string]kentik.Credentials{
 		"missing":     {},
 		"no token":    {Email: good.Email},
 		"no email":    {Token: good.Token},
@@ -225,12 +225,12 @@ func TestAuthGRPC(t *testing.T) {
 	}
 	// The same credential sent twice is refused too.
 	twice := ifacev1.NewInterfaceServiceClient(conn(t, s))
-	dup := metadata.AppendToOutgoingContext(ctx(t), interceptors.MetadataEmail, good.Email, interceptors.MetadataToken, good.Token, interceptors.MetadataToken, good.Token)
+	dup := metadata.AppendToOutgoingContext(ctx(t), kentik.MetadataEmail, good.Email, kentik.MetadataToken, good.Token, kentik.MetadataToken, good.Token)
 	_, err := twice.ListInterface(dup, &ifacev1.ListInterfaceRequest{})
 	wantCode(t, "token twice", err, codes.Unauthenticated)
 
 	// Email case does not matter; the limit still has both slots.
-	c := client(t, s, interceptors.Credentials{Email: "ME@Example.com", Token: good.Token})
+	c := client(t, s, kentik.Credentials{Email: "ME@Example.com", Token: good.Token})
 	for i := 0; i < 2; i++ {
 		if _, err := c.ListInterface(ctx(t), &ifacev1.ListInterfaceRequest{}); err != nil {
 			t.Fatalf("authenticated call %d: %v", i, err)
@@ -287,9 +287,9 @@ func TestRateLimitWindowAndSoftDelay(t *testing.T) {
 	if ri == nil || ri.GetRetryDelay().AsDuration() <= 0 || ri.GetRetryDelay().AsDuration() > 5*time.Second {
 		t.Errorf("RetryInfo = %v, want a delay within the window", ri)
 	}
-	ms, err := strconv.Atoi(strings.Join(trailer.Get(kentiktest.RetryPushbackTrailer), ""))
+	ms, err := strconv.Atoi(strings.Join(trailer.Get("grpc-retry-pushback-ms"), ""))
 	if err != nil || ms <= 0 || ms > 5000 {
-		t.Errorf("trailer %s = %v", kentiktest.RetryPushbackTrailer, trailer.Get(kentiktest.RetryPushbackTrailer))
+		t.Errorf("trailer %s = %v", "grpc-retry-pushback-ms", trailer.Get("grpc-retry-pushback-ms"))
 	}
 	if slowest < 30*time.Millisecond {
 		t.Errorf("calls beyond the soft limit answered in %v, want at least the 30ms delay", slowest)
@@ -616,10 +616,10 @@ func TestRequestsRecordMetadata(t *testing.T) {
 	if r.API != "grpc" || r.Method != "ListInterface" || !strings.HasPrefix(r.UserAgent, "kentik-test/1.0") {
 		t.Errorf("request %+v", r)
 	}
-	if got := r.Header[interceptors.MetadataEmail]; !slices.Equal(got, []string{s.Credentials().Email}) {
+	if got := r.Header[kentik.MetadataEmail]; !slices.Equal(got, []string{s.Credentials().Email}) {
 		t.Errorf("email metadata %v", got)
 	}
-	if got := r.Header[interceptors.MetadataToken]; !slices.Equal(got, []string{s.Credentials().Token}) {
+	if got := r.Header[kentik.MetadataToken]; !slices.Equal(got, []string{s.Credentials().Token}) {
 		t.Errorf("token metadata %v", got)
 	}
 	mu.Lock()
@@ -640,7 +640,7 @@ func TestSameSeedSameStore(t *testing.T) {
 
 func TestNewServerOptions(t *testing.T) {
 	for name, o := range map[string]kentiktest.Option{
-		"empty token":    kentiktest.WithCredentials(interceptors.Credentials{Email: "a@b.c"}),
+		"empty token":    kentiktest.WithCredentials(kentik.Credentials{Email: "a@b.c"}),
 		"bad policy":     kentiktest.WithPolicy(ratelimit.Policy{Concurrency: -1}),
 		"bad v5 policy":  kentiktest.WithV5Policy(ratelimit.Policy{Windows: []ratelimit.Window{{Limit: 0, Period: time.Second}}}),
 		"negative seed":  kentiktest.WithInterfaces(-1, 1),

@@ -13,21 +13,21 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
 // withCreds adds Kentik's auth metadata to every call (what the client's interceptors
 // do; kept minimal here so these tests depend on the fake alone).
-func withCreds(c interceptors.Credentials) grpc.UnaryClientInterceptor {
+func withCreds(c kentik.Credentials) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if c.Email != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, interceptors.MetadataEmail, c.Email)
+			ctx = metadata.AppendToOutgoingContext(ctx, kentik.MetadataEmail, c.Email)
 		}
 		if c.Token != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, interceptors.MetadataToken, c.Token)
+			ctx = metadata.AppendToOutgoingContext(ctx, kentik.MetadataToken, c.Token)
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
@@ -46,7 +46,7 @@ func conn(t testing.TB, s *kentiktest.Server, opts ...grpc.DialOption) *grpc.Cli
 }
 
 // client returns an InterfaceService client sending c.
-func client(t testing.TB, s *kentiktest.Server, c interceptors.Credentials) ifacev1.InterfaceServiceClient {
+func client(t testing.TB, s *kentiktest.Server, c kentik.Credentials) ifacev1.InterfaceServiceClient {
 	return ifacev1.NewInterfaceServiceClient(conn(t, s, grpc.WithUnaryInterceptor(withCreds(c))))
 }
 
@@ -90,7 +90,7 @@ func (r httpResult) errorMessage(t testing.TB) string {
 }
 
 // do sends a V5 request like curl would, with the credentials c (none when empty).
-func do(t testing.TB, method, url string, c interceptors.Credentials, body string) httpResult {
+func do(t testing.TB, method, url string, c kentik.Credentials, body string) httpResult {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -101,10 +101,10 @@ func do(t testing.TB, method, url string, c interceptors.Credentials, body strin
 		t.Fatal(err)
 	}
 	if c.Email != "" {
-		req.Header.Set(interceptors.HeaderEmail, c.Email)
+		req.Header.Set(kentik.HeaderEmail, c.Email)
 	}
 	if c.Token != "" {
-		req.Header.Set(interceptors.HeaderToken, c.Token)
+		req.Header.Set(kentik.HeaderToken, c.Token)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"net"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -24,7 +24,7 @@ const DefaultRequestLog = 1000
 type Option func(*config) error
 
 type config struct {
-	creds        interceptors.Credentials
+	creds        kentik.Credentials
 	grpcPolicy   ratelimit.Policy
 	v5Policy     ratelimit.Policy
 	interfaces   int
@@ -43,7 +43,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		creds:      interceptors.Credentials{Email: DefaultEmail, Token: DefaultToken},
+		creds:      kentik.Credentials{Email: DefaultEmail, Token: DefaultToken},
 		grpcPolicy: ratelimit.Admin.Scale(1),
 		v5Policy:   ratelimit.Admin.Scale(1),
 		logger:     slog.New(slog.DiscardHandler),
@@ -56,7 +56,7 @@ func defaultConfig() config {
 
 // WithCredentials sets the only email and token the fake accepts (default DefaultEmail
 // and DefaultToken). Both must be non-empty.
-func WithCredentials(c interceptors.Credentials) Option {
+func WithCredentials(c kentik.Credentials) Option {
 	return func(cf *config) error {
 		if err := c.Validate(); err != nil {
 			return err

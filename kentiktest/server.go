@@ -9,16 +9,15 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
-	"github.com/gokentik/kentik/internal/fakestore"
+	"github.com/gokentik/kentik/kentiktest/internal/store"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -27,7 +26,7 @@ import (
 type Server struct {
 	cfg     config
 	log     *slog.Logger
-	store   *fakestore.Store
+	store   *store.Store
 	tenants *tenantStore
 	grpcAPI *apiClass
 	v5API   *apiClass
@@ -65,7 +64,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg:     cf,
 		log:     cf.logger,
-		store:   fakestore.New(nil),
+		store:   store.New(nil),
 		grpcAPI: newAPIClass("grpc", cf.grpcPolicy),
 		v5API:   newAPIClass("v5", cf.v5Policy),
 		faults:  newFaults(cf.faultSeed),
@@ -126,9 +125,17 @@ func NewServer(opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// TB is the part of testing.TB that Start uses. It is an interface of its own so that
+// programs that only run a fake (the kentik command) do not link package testing.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Start is NewServer for tests: it fails t at once if the server cannot start, and
-// closes the server when the test ends.
-func Start(t testing.TB, opts ...Option) *Server {
+// closes the server when the test ends. t is a *testing.T, *testing.B or *testing.F.
+func Start(t TB, opts ...Option) *Server {
 	t.Helper()
 	s, err := NewServer(opts...)
 	if err != nil {
@@ -174,7 +181,7 @@ func (s *Server) V5URL() string { return "http://" + s.HTTPAddr() + V5Prefix }
 func (s *Server) V5Handler() http.Handler { return s.v5Handler }
 
 // Credentials returns the email and token the fake accepts.
-func (s *Server) Credentials() interceptors.Credentials { return s.cfg.creds }
+func (s *Server) Credentials() kentik.Credentials { return s.cfg.creds }
 
 // Policy returns the gRPC InterfaceService's rate-limit policy.
 func (s *Server) Policy() ratelimit.Policy { return s.grpcAPI.policy.Scale(1) }

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/internal/fakestore"
+	"github.com/gokentik/kentik/kentiktest/internal/store"
 )
 
 // interfaceService implements InterfaceService over the store. Authentication, limits
@@ -22,9 +22,9 @@ type interfaceService struct {
 // storeError turns a store error into a status.
 func storeError(err error) error {
 	switch {
-	case errors.Is(err, fakestore.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, fakestore.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
@@ -83,7 +83,7 @@ func (is *interfaceService) DeleteInterface(_ context.Context, req *ifacev1.Dele
 // counted in Stats.UnknownIDsClassified; an empty list, a malformed id or an undefined
 // enum value fails the whole request with INVALID_ARGUMENT.
 func (is *interfaceService) ManualClassify(ctx context.Context, req *ifacev1.ManualClassifyRequest) (*ifacev1.ManualClassifyResponse, error) {
-	res, err := is.s.store.Classify(req.GetInterfaceIds(), fakestore.Classification{
+	res, err := is.s.store.Classify(req.GetInterfaceIds(), store.Classification{
 		ConnectivityType: req.GetConnectivityType(),
 		NetworkBoundary:  req.GetNetworkBoundary(),
 		Provider:         req.GetProvider(),

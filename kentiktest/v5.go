@@ -15,7 +15,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 )
 
 // V5Prefix is the path every V5 REST endpoint lives under.
@@ -309,7 +309,7 @@ func (s *Server) newV5Handler() http.Handler {
 		s.record(Request{API: "v5", Method: op, Header: lowerHeader(r.Header), UserAgent: r.UserAgent(), Time: time.Now()})
 		defer s.v5API.received(op)()
 
-		if ref := s.authenticate(r.Header.Values(interceptors.HeaderEmail), r.Header.Values(interceptors.HeaderToken), interceptors.HeaderEmail, interceptors.HeaderToken); ref != nil {
+		if ref := s.authenticate(r.Header.Values(kentik.HeaderEmail), r.Header.Values(kentik.HeaderToken), kentik.HeaderEmail, kentik.HeaderToken); ref != nil {
 			s.v5API.reject(RejectUnauthenticated)
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "unauthenticated call", slog.String("api", "v5"), slog.String("method", op))
 			writeError(w, http.StatusUnauthorized, ref.msg)

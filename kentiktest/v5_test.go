@@ -11,7 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/kentiktest"
 )
 
@@ -129,7 +129,7 @@ func TestV5Tenants(t *testing.T) {
 		t.Errorf("wrong method: %d Allow %q", r.status, r.header.Get("Allow"))
 	}
 	r.errorMessage(t)
-	r = do(t, "GET", strings.TrimSuffix(base, "/api/v5")+"/other", interceptors.Credentials{}, "")
+	r = do(t, "GET", strings.TrimSuffix(base, "/api/v5")+"/other", kentik.Credentials{}, "")
 	if r.status != http.StatusNotFound {
 		t.Errorf("outside /api/v5: %d", r.status)
 	}
@@ -143,7 +143,7 @@ func TestV5Tenants(t *testing.T) {
 func TestV5Auth(t *testing.T) {
 	s := kentiktest.Start(t, kentiktest.WithV5Policy(policy(t, "1/1h")))
 	good := s.Credentials()
-	for name, cr := range map[string]interceptors.Credentials{
+	for name, cr := range map[string]kentik.Credentials{
 		"missing":     {},
 		"wrong email": {Email: "x@example.com", Token: good.Token},
 		"wrong token": {Email: good.Email, Token: "guess"},

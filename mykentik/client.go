@@ -6,13 +6,16 @@
 //	POST   /api/v5/mykentik/tenant/{tenant_id}/user            CreateTenantUser
 //	DELETE /api/v5/mykentik/tenant/{tenant_id}/user/{user_id}  DeleteTenantUser
 //
-// Every request carries the X-CH-Auth-Email and X-CH-Auth-API-Token headers (see
-// interceptors.NewAuthTransport) and goes through a rate limiter (see
-// interceptors.NewRateLimitTransport) that by default applies Kentik's published limits
-// for V5 admin calls, shared by every Client of the same account and region in the
-// process. Responses 429 and 503 are retried with capped exponential backoff and jitter,
-// honouring Retry-After, and so are 502 and 504 for idempotent methods (not for the POST
-// that creates a user); other errors come back as *APIError.
+// It is built like package client, with the same option shape, the same reading of the
+// environment (see kentik.Settings) and the same retry model (kentik.RetryPolicy, with
+// kentik.Retryable deciding what may be sent again): every request carries the
+// X-CH-Auth-Email and X-CH-Auth-API-Token headers (interceptors.NewAuthTransport), goes
+// through a rate limiter (interceptors.NewRateLimitTransport) that by default applies
+// Kentik's published limits for V5 admin calls, shared by every Client of the same
+// account and region in the process, and is retried by interceptors.NewRetryTransport:
+// 429 and 503 for every method, 502 and 504 for idempotent ones (not for the POST that
+// creates a user), honouring Retry-After. Failures come back as *APIError, which the
+// checks of package kentik (kentik.IsNotFound, kentik.IsRateLimited, ...) read.
 //
 // Kentik documents the response bodies in more than one shape; the models decode all of
 // them and write one canonical JSON form back (see Tenant).
@@ -25,126 +28,96 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-// Base URLs of the V5 API per region.
-const (
-	BaseURLUS = "https://api.kentik.com/api/v5"
-	BaseURLEU = "https://api.kentik.eu/api/v5"
-)
-
-// Defaults applied by New.
-const (
-	DefaultMaxAttempts  = 4                      // first try plus three retries
-	DefaultBaseBackoff  = 500 * time.Millisecond // wait before the first retry, doubled each time
-	DefaultMaxBackoff   = 30 * time.Second       // cap on one wait, and on an honoured Retry-After
-	DefaultMaxBodyBytes = 8 << 20                // 8 MiB
-	// DefaultUserAgent is sent when WithUserAgent is not used, and after its value when it is.
-	DefaultUserAgent = "gokentik-mykentik/1 (+https://github.com/gokentik/kentik)"
-)
+// DefaultMaxBodyBytes is the largest response body a Client reads unless
+// WithMaxBodyBytes says otherwise: 8 MiB.
+const DefaultMaxBodyBytes = 8 << 20
 
 // maxErrorBody bounds how much of an error response is read for its message.
 const maxErrorBody = 64 << 10
 
-var regions = map[string]string{"us": BaseURLUS, "eu": BaseURLEU}
-
 // Client calls the V5 My Kentik API. It is safe for concurrent use; make one per account
 // and reuse it.
 type Client struct {
-	base        *url.URL
-	hc          *http.Client
-	userAgent   string
-	maxAttempts int
-	baseBackoff time.Duration
-	maxBackoff  time.Duration
-	maxBody     int64
+	base      *url.URL
+	hc        *http.Client
+	userAgent string
+	maxBody   int64
+	limiter   ratelimit.Limiter
 	// secret returns the API token, kept only to redact server echoes of it. A func
 	// because fmt prints a func as an address whatever the verb, so printing a Client
 	// (%v, %+v, %#v, a %s that reaches it by reflection) cannot show the token.
 	secret func() string
 }
 
-// Option configures New.
+// Option configures New. Options are applied in order; a later one overrides an earlier
+// one of the same kind. New reports an option's bad value.
 type Option interface {
-	apply(*config) error
+	apply(*settings)
 }
 
-type optionFunc func(*config) error
+type optionFunc func(*settings)
 
-func (f optionFunc) apply(c *config) error { return f(c) }
+func (f optionFunc) apply(s *settings) { f(s) }
 
-type config struct {
-	region      string
-	baseURL     string
-	httpClient  *http.Client
-	creds       interceptors.Credentials
-	limiter     ratelimit.Limiter
-	policy      *ratelimit.Policy // nil: ratelimit.Admin
-	maxAttempts int
-	baseBackoff time.Duration
-	maxBackoff  time.Duration
-	maxBody     int64
-	userAgent   string
+type settings struct {
+	region     string
+	baseURL    string
+	httpClient *http.Client
+	creds      kentik.Credentials
+	limiter    ratelimit.Limiter
+	policy     *ratelimit.Policy // nil: ratelimit.Admin
+	retry      *kentik.RetryPolicy
+	onRetry    []func(kentik.RetryEvent)
+	maxBody    int64
+	userAgent  string
+	getenv     func(string) string
 }
 
 // WithRegion picks Kentik's US ("us", the default) or EU ("eu") cluster. Case and
-// surrounding spaces are ignored; any other value makes New fail.
+// surrounding blanks are ignored; any other value makes New fail. Without it (and
+// without WithBaseURL) New reads KENTIK_REGION and KENTIK_API_URL.
 func WithRegion(region string) Option {
-	return optionFunc(func(c *config) error {
-		r := strings.ToLower(strings.TrimSpace(region))
-		if r == "" {
-			r = "us"
-		}
-		if _, ok := regions[r]; !ok {
-			return fmt.Errorf("mykentik: unknown region %q: use \"us\" or \"eu\"", region)
-		}
-		c.region = r
-		return nil
-	})
+	return optionFunc(func(s *settings) { s.region = region })
 }
 
 // WithBaseURL overrides the region's V5 base URL, e.g. to reach a local fake. The URL
 // normally includes the API prefix ("https://api.kentik.com/api/v5"); a URL with no path
 // at all ("http://127.0.0.1:8080") gets "/api/v5" appended. Any other path is used as
 // given, without a trailing slash. New refuses a URL with user info, a query or a
-// fragment, and plain http to anything but a loopback address (the API token would cross
-// the network in clear).
+// fragment, and plain http to anything but a loopback address (kentik.IsLoopback: the
+// API token would cross the network in clear). Requests to a loopback address never go
+// through a proxy, however its host is spelled.
 func WithBaseURL(u string) Option {
-	return optionFunc(func(c *config) error {
-		c.baseURL = u
-		return nil
-	})
+	return optionFunc(func(s *settings) { s.baseURL = u })
 }
 
 // WithHTTPClient makes requests through a copy of hc: its Timeout, Jar and transport are
-// kept, the transport is wrapped with authentication and rate limiting, and redirects to
-// another host are refused so the credentials never follow them. hc itself is not
-// modified. The default is a client with http.DefaultTransport and no timeout (use
-// contexts).
+// kept, the transport is wrapped with retries, authentication and rate limiting, and
+// redirects to another host are refused so the credentials never follow them. hc itself
+// is not modified. An *http.Transport is cloned so that loopback requests can bypass its
+// proxy; another RoundTripper is used as it is. The default is a clone of
+// http.DefaultTransport and no timeout (use contexts).
 func WithHTTPClient(hc *http.Client) Option {
-	return optionFunc(func(c *config) error {
-		c.httpClient = hc
-		return nil
-	})
+	return optionFunc(func(s *settings) { s.httpClient = hc })
 }
 
-// WithCredentials sets the Kentik user email and API token sent with every request. It
-// is required: New fails without it, before any request is made.
-func WithCredentials(creds interceptors.Credentials) Option {
-	return optionFunc(func(c *config) error {
-		c.creds = creds
-		return nil
-	})
+// WithCredentials sets the Kentik user email and API token sent with every request. A
+// field left empty is read from the environment as package client reads it
+// (KENTIK_EMAIL, KENTIK_API_TOKEN, then KTAPI_AUTH_EMAIL, KTAPI_AUTH_TOKEN); New fails
+// when either is still missing, before any request is made.
+func WithCredentials(c kentik.Credentials) Option {
+	return optionFunc(func(s *settings) { s.creds = c })
 }
 
 // WithRateLimit sets the policy of the default limiter, which is ratelimit.Admin, the
@@ -154,13 +127,7 @@ func WithCredentials(creds interceptors.Credentials) Option {
 // and V5 query calls. ratelimit.Off lets requests through unpaced (the server's limits
 // still apply, and its 429s are still retried).
 func WithRateLimit(p ratelimit.Policy) Option {
-	return optionFunc(func(c *config) error {
-		if err := p.Validate(); err != nil {
-			return fmt.Errorf("mykentik: %w", err)
-		}
-		c.policy = &p
-		return nil
-	})
+	return optionFunc(func(s *settings) { s.policy = &p })
 }
 
 // WithLimiter plugs in a limiter of your own (for example one shared between machines),
@@ -168,28 +135,25 @@ func WithRateLimit(p ratelimit.Policy) Option {
 // push-back. A nil l keeps the default, as it does for client.WithLimiter; use
 // WithRateLimit(ratelimit.Off) to turn client-side limiting off.
 func WithLimiter(l ratelimit.Limiter) Option {
-	return optionFunc(func(c *config) error {
-		c.limiter = l
-		return nil
-	})
+	return optionFunc(func(s *settings) { s.limiter = l })
 }
 
-// WithRetry sets how retryable responses are retried: at most maxAttempts attempts in all
-// (1 disables retries), waiting base before the first retry, doubling each time up to
-// maxBackoff, with jitter. A Retry-After from the server replaces the computed wait; one
-// longer than maxBackoff is not waited out: the call fails at once with an *APIError
-// whose RetryAfter says when to come back. Defaults: DefaultMaxAttempts,
-// DefaultBaseBackoff, DefaultMaxBackoff.
-func WithRetry(maxAttempts int, base, maxBackoff time.Duration) Option {
-	return optionFunc(func(c *config) error {
-		if maxAttempts < 1 {
-			return fmt.Errorf("mykentik: WithRetry: maxAttempts must be at least 1, got %d", maxAttempts)
+// WithRetry sets the retry policy (kentik.DefaultRetryPolicy by default; zero fields
+// take its values), as client.WithRetry does. kentik.NoRetry makes every request a
+// single attempt. A Retry-After longer than the policy's MaxPushBack is not waited
+// out: the call fails at once with an *APIError whose RetryAfter says when to come
+// back.
+func WithRetry(p kentik.RetryPolicy) Option {
+	return optionFunc(func(s *settings) { s.retry = &p })
+}
+
+// WithOnRetry adds a function called before each retry (for example to count them). It
+// runs on the calling goroutine and must be quick and safe for concurrent use.
+func WithOnRetry(f func(kentik.RetryEvent)) Option {
+	return optionFunc(func(s *settings) {
+		if f != nil {
+			s.onRetry = append(s.onRetry, f)
 		}
-		if base <= 0 || maxBackoff < base {
-			return fmt.Errorf("mykentik: WithRetry: need 0 < base <= maxBackoff, got base %s, max %s", base, maxBackoff)
-		}
-		c.maxAttempts, c.baseBackoff, c.maxBackoff = maxAttempts, base, maxBackoff
-		return nil
 	})
 }
 
@@ -197,115 +161,145 @@ func WithRetry(maxAttempts int, base, maxBackoff time.Duration) Option {
 // DefaultMaxBodyBytes). A larger body fails the call with an error wrapping
 // ErrBodyTooLarge.
 func WithMaxBodyBytes(n int64) Option {
-	return optionFunc(func(c *config) error {
-		if n <= 0 {
-			return fmt.Errorf("mykentik: WithMaxBodyBytes: need a positive size, got %d", n)
-		}
-		c.maxBody = n
-		return nil
-	})
+	return optionFunc(func(s *settings) { s.maxBody = n })
 }
 
-// WithUserAgent puts ua in front of DefaultUserAgent in the User-Agent header, e.g.
-// "kentik-cli/0.3 gokentik-mykentik/1 (...)".
-func WithUserAgent(ua string) Option {
-	return optionFunc(func(c *config) error {
-		c.userAgent = strings.TrimSpace(ua)
-		return nil
-	})
+// WithUserAgent adds extra to the User-Agent header, after "kentik-go/VERSION", as
+// client.WithUserAgent does.
+func WithUserAgent(extra string) Option {
+	return optionFunc(func(s *settings) { s.userAgent = strings.TrimSpace(extra) })
 }
 
-// New returns a Client. It fails, before any request, when the credentials are missing or
-// an option is invalid.
-func New(opts ...Option) (*Client, error) {
-	cfg := config{
-		region:      "us",
-		maxAttempts: DefaultMaxAttempts,
-		baseBackoff: DefaultBaseBackoff,
-		maxBackoff:  DefaultMaxBackoff,
-		maxBody:     DefaultMaxBodyBytes,
-	}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o.apply(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	if err := cfg.creds.Validate(); err != nil {
+// withGetenv replaces os.Getenv (tests).
+func withGetenv(f func(string) string) Option {
+	return optionFunc(func(s *settings) { s.getenv = f })
+}
+
+// New returns a Client. It fails, before any request, when the credentials are missing
+// (errors.Is(err, kentik.ErrMissingCredentials)) or an option is invalid. ctx bounds
+// New's own work only: New makes no request, and fails with ctx's error if it is done.
+func New(ctx context.Context, opts ...Option) (*Client, error) {
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("mykentik: %w", err)
 	}
-	base, key, err := resolveBase(cfg.region, cfg.baseURL)
+	s := settings{maxBody: DefaultMaxBodyBytes, getenv: os.Getenv}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&s)
+		}
+	}
+	resolved, region, err := kentik.Resolve(kentik.Settings{Credentials: s.creds, Region: s.region, V5BaseURL: s.baseURL}, s.getenv)
+	if err != nil {
+		return nil, fmt.Errorf("mykentik: %w", err)
+	}
+	creds := resolved.Credentials
+	if err := creds.Validate(); err != nil {
+		return nil, fmt.Errorf("mykentik: %w", err)
+	}
+	if s.maxBody <= 0 {
+		return nil, fmt.Errorf("mykentik: WithMaxBodyBytes: need a positive size, got %d", s.maxBody)
+	}
+	base, place, err := resolveBase(region, resolved.V5BaseURL)
 	if err != nil {
 		return nil, err
 	}
-
-	limiter := cfg.limiter
+	rp := kentik.DefaultRetryPolicy
+	if s.retry != nil {
+		rp = s.retry.WithDefaults()
+	}
+	limiter := s.limiter
 	if limiter == nil {
 		p := ratelimit.Admin
-		if cfg.policy != nil {
-			p = *cfg.policy
+		if s.policy != nil {
+			p = *s.policy
 		}
-		// Kentik counts per account: an email typed with other capitals is the same
-		// account, so it must get the same limiter.
-		email := strings.ToLower(strings.TrimSpace(cfg.creds.Email))
-		limiter = ratelimit.Shared(key+"|"+email+"|v5-admin", p)
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("mykentik: rate-limit policy: %w", err)
+		}
+		limiter = ratelimit.Shared(ratelimit.AccountKey(place, creds.Email, "v5-admin"), p)
 	}
+	gate := ratelimit.HonourPushBack(limiter, rp.MaxPushBack)
 
 	var hc http.Client
-	if cfg.httpClient != nil {
-		hc = *cfg.httpClient // a shallow copy: Transport and CheckRedirect are replaced below
+	if s.httpClient != nil {
+		hc = *s.httpClient // a shallow copy: Transport and CheckRedirect are replaced below
 	}
-	// Innermost first: the limiter wraps the network, authentication wraps the limiter,
-	// so a request waiting for a slot holds no credentials yet and every redirect hop is
-	// both counted and authenticated.
-	hc.Transport = interceptors.NewAuthTransport(
-		interceptors.NewRateLimitTransport(hc.Transport, limiter), cfg.creds)
+	// Innermost first: the limiter wraps the network, authentication wraps the limiter
+	// (a request waiting for a slot holds no credentials yet, and every redirect hop is
+	// both counted and authenticated), and retries wrap both, so that every attempt
+	// takes a slot of its own.
+	hc.Transport = interceptors.NewRetryTransport(
+		interceptors.NewAuthTransport(
+			interceptors.NewRateLimitTransport(bypassLoopbackProxy(hc.Transport), gate), creds),
+		rp, onRetryHook(s.onRetry))
 	hc.CheckRedirect = sameHostRedirects(hc.CheckRedirect)
 
-	ua := DefaultUserAgent
-	if cfg.userAgent != "" {
-		ua = cfg.userAgent + " " + DefaultUserAgent
+	ua := kentik.UserAgent
+	if s.userAgent != "" {
+		ua += " " + s.userAgent
 	}
 	return &Client{
-		base:        base,
-		hc:          &hc,
-		userAgent:   ua,
-		maxAttempts: cfg.maxAttempts,
-		baseBackoff: cfg.baseBackoff,
-		maxBackoff:  cfg.maxBackoff,
-		maxBody:     cfg.maxBody,
-		secret:      func() string { return cfg.creds.Token },
+		base:      base,
+		hc:        &hc,
+		userAgent: ua,
+		maxBody:   s.maxBody,
+		limiter:   gate,
+		secret:    func() string { return creds.Token },
 	}, nil
 }
+
+func onRetryHook(hooks []func(kentik.RetryEvent)) func(kentik.RetryEvent) {
+	if len(hooks) == 0 {
+		return nil
+	}
+	return func(e kentik.RetryEvent) {
+		for _, h := range hooks {
+			h(e)
+		}
+	}
+}
+
+// bypassLoopbackProxy returns rt (http.DefaultTransport when nil) so that requests to a
+// loopback host never use a proxy: an *http.Transport is cloned with its Proxy wrapped
+// in kentik.BypassProxy; another RoundTripper is returned as it is.
+func bypassLoopbackProxy(rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok || t.Proxy == nil {
+		return rt
+	}
+	t = t.Clone()
+	t.Proxy = kentik.BypassProxy(t.Proxy)
+	return t
+}
+
+// Limiter returns the limiter every request goes through.
+func (c *Client) Limiter() ratelimit.Limiter { return c.limiter }
 
 // BaseURL returns the V5 base URL the client sends requests to, e.g.
 // "https://api.kentik.com/api/v5".
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// resolveBase returns the base URL and the name that keys the shared default limiter:
-// the region, or the base URL when it is not one of the regions'.
-func resolveBase(region, override string) (*url.URL, string, error) {
-	if override == "" {
-		u, _ := url.Parse(regions[region])
-		return u, region, nil
-	}
-	u, err := url.Parse(strings.TrimSpace(override))
+// resolveBase checks the base URL and returns it with the name that keys the shared
+// default limiter: the region, or the base URL when it is not the region's.
+func resolveBase(region kentik.Region, raw string) (*url.URL, string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		return nil, "", fmt.Errorf("mykentik: base URL: %w", err)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, "", fmt.Errorf("mykentik: base URL %q: want an http or https URL such as %s", override, BaseURLUS)
+		return nil, "", fmt.Errorf("mykentik: base URL %q: want an http or https URL such as %s", raw, kentik.US.V5BaseURL())
 	case u.Host == "":
-		return nil, "", fmt.Errorf("mykentik: base URL %q has no host", override)
+		return nil, "", fmt.Errorf("mykentik: base URL %q has no host", raw)
 	case u.User != nil:
 		return nil, "", errors.New("mykentik: base URL must not carry user info: use WithCredentials")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return nil, "", fmt.Errorf("mykentik: base URL %q must not have a query or fragment", u.Redacted())
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, "", fmt.Errorf("mykentik: refusing plain http to %s: the API token would cross the network unencrypted; use https (plain http is accepted only for loopback addresses)", u.Host)
+	case u.Scheme == "http" && !kentik.IsLoopbackHost(u.Hostname()):
+		return nil, "", fmt.Errorf("%w: refusing plain http to %s; use https", kentik.ErrPlaintextNotLoopback, u.Host)
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path, u.RawPath = "/api/v5", ""
@@ -313,21 +307,10 @@ func resolveBase(region, override string) (*url.URL, string, error) {
 		u.Path = strings.TrimRight(u.Path, "/")
 		u.RawPath = strings.TrimRight(u.RawPath, "/")
 	}
-	s := u.String()
-	for r, v := range regions {
-		if s == v {
-			return u, r, nil
-		}
+	if u.String() == region.V5BaseURL() {
+		return u, region.String(), nil
 	}
-	return u, s, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return u, u.String(), nil
 }
 
 // sameHostRedirects refuses redirects that leave the original scheme and host: the
@@ -367,55 +350,30 @@ func (c *Client) endpoint(segments ...string) *url.URL {
 	return &u
 }
 
-// do sends one logical call, retrying as configured, and returns the body of a 2xx
-// response. payload, when not nil, is sent as the JSON body of every attempt.
+// do sends one call (the transport retries it as the policy allows) and returns the
+// body of a 2xx response. payload, when not nil, is sent as the JSON body.
 func (c *Client) do(ctx context.Context, method string, u *url.URL, payload []byte) ([]byte, error) {
 	path := u.EscapedPath()
-	for attempt := 1; ; attempt++ {
-		resp, err := c.send(ctx, method, u, payload)
-		if err != nil {
-			if ctx.Err() == nil && attempt < c.maxAttempts && transientNetErr(err) && idempotent(method) {
-				if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
-					return nil, fmt.Errorf("kentik v5: %s %s: %w (retry abandoned: %w)", method, path, err, werr)
-				}
-				continue
-			}
-			return nil, fmt.Errorf("kentik v5: %s %s: %w", method, path, unwrapURLError(err))
-		}
-
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			body, err := readBody(resp, c.maxBody)
-			if err != nil {
-				return nil, fmt.Errorf("kentik v5: %s %s: %d response: %w", method, path, resp.StatusCode, err)
-			}
-			return body, nil
-		}
-
+	resp, err := c.send(ctx, method, u, payload)
+	if err != nil {
+		return nil, fmt.Errorf("mykentik: %s %s: %w", method, path, unwrapURLError(err))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		apiErr := c.apiError(method, path, resp)
-		if attempt >= c.maxAttempts || !retryableStatus(resp.StatusCode, method) {
-			return nil, apiErr
-		}
-		wait := c.backoff(attempt)
-		if apiErr.RetryAfter > 0 {
-			if apiErr.RetryAfter > c.maxBackoff {
-				// Longer than we are willing to block; the caller gets RetryAfter and decides.
-				return nil, apiErr
-			}
-			// Never earlier than asked; a little jitter spreads callers that were all
-			// refused at the same moment.
-			wait = apiErr.RetryAfter + rand.N(c.baseBackoff/4+1)
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			return nil, fmt.Errorf("%w (not retried: the context deadline comes before the next attempt)", apiErr)
-		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("%w (retry abandoned: %w)", apiErr, err)
 		}
+		return nil, apiErr
 	}
+	body, err := readBody(resp, c.maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("mykentik: %s %s: %d response: %w", method, path, resp.StatusCode, err)
+	}
+	return body, nil
 }
 
-// send makes one attempt. The body is rebuilt from payload each time, so it can be
-// replayed across retries (and GetBody is set for redirects).
+// send sends the request. http.NewRequest sets GetBody for the in-memory payload, so the
+// retry transport and redirects can replay it.
 func (c *Client) send(ctx context.Context, method string, u *url.URL, payload []byte) (*http.Response, error) {
 	var body io.Reader
 	if payload != nil {
@@ -435,11 +393,14 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, payload []
 func (c *Client) apiError(method, path string, resp *http.Response) *APIError {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, min(c.maxBody, maxErrorBody)))
+	// A body cut at the limit may end in part of an echoed token, which the
+	// redaction of whole tokens cannot see: drop as much as a token could hold.
+	truncated := len(raw) == int(min(c.maxBody, maxErrorBody))
 	e := &APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
-		Message:    errorMessage(raw, c.secret()),
+		Message:    errorMessage(raw, c.secret(), truncated),
 	}
 	if d, ok := interceptors.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = d
@@ -463,47 +424,6 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// backoff is the wait before retry number attempt (1-based): base doubled per attempt,
-// capped, with "equal jitter" (half fixed, half random) so a wait is never near zero.
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.baseBackoff
-	for i := 1; i < attempt && d < c.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.maxBackoff)
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// retryableStatus: 429 and 503 say the server did not act on the request, so any method
-// may be retried. 502 and 504 come from a gateway that may have passed the request on
-// before failing, so only idempotent methods are retried: retrying the POST that creates
-// a tenant user could create it (and send its invitation email) twice.
-func retryableStatus(code int, method string) bool {
-	switch code {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		return true
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return idempotent(method)
-	}
-	return false
-}
-
-func idempotent(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
-}
-
-// transientNetErr reports connection failures worth another try: a kept-alive connection
-// closed or reset under us. Refused connections, timeouts, limiter refusals and redirect
-// refusals are not retried.
-func transientNetErr(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
-}
-
 // unwrapURLError drops *url.Error's "Get \"https://...\":" prefix: the caller's message
 // already names the method and path.
 func unwrapURLError(err error) error {
@@ -512,17 +432,6 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // decodeJSON wraps a decode failure with what was expected, and says so plainly when the
@@ -535,17 +444,17 @@ func decodeJSON[T any](c *Client, method string, u *url.URL, body []byte, decode
 		if !json.Valid(body) {
 			snippet := cleanText(string(body))
 			if secret := c.secret(); secret != "" {
-				snippet = strings.ReplaceAll(snippet, secret, "<redacted>")
+				snippet = redactSecret(snippet, secret)
 			}
-			return zero, fmt.Errorf("kentik v5: %s %s: %w: body is not JSON: %q", method, path, ErrNotJSON, truncate(snippet, 120))
+			return zero, fmt.Errorf("mykentik: %s %s: %w: body is not JSON: %q", method, path, ErrNotJSON, truncate(snippet, 120))
 		}
-		if secret := c.secret(); secret != "" && strings.Contains(err.Error(), secret) {
+		if secret := c.secret(); secret != "" && redactSecret(err.Error(), secret) != err.Error() {
 			// The decoders quote a bad value back ("unrecognized timestamp %q"); one
 			// that echoes the token must not carry it into the error, so the text is
 			// redacted and the decoder's error (which holds it) is not wrapped.
-			return zero, fmt.Errorf("kentik v5: %s %s: %w: %s", method, path, ErrNotJSON, strings.ReplaceAll(err.Error(), secret, "<redacted>"))
+			return zero, fmt.Errorf("mykentik: %s %s: %w: %s", method, path, ErrNotJSON, redactSecret(err.Error(), secret))
 		}
-		return zero, fmt.Errorf("kentik v5: %s %s: %w: %w", method, path, ErrNotJSON, err)
+		return zero, fmt.Errorf("mykentik: %s %s: %w: %w", method, path, ErrNotJSON, err)
 	}
 	return v, nil
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -22,7 +22,7 @@ const (
 	testToken = "tok-0123456789abcdef"
 )
 
-var testCreds = interceptors.Credentials{Email: testEmail, Token: testToken}
+var testCreds = kentik.Credentials{Email: testEmail, Token: testToken}
 
 // fakeV5 is a tiny scripted V5 server: it checks the credentials, records every request
 // and answers with the next scripted response (the last one repeats).
@@ -67,11 +67,11 @@ func (f *fakeV5) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 
-	if r.Header.Get(interceptors.HeaderEmail) != testEmail || r.Header.Get(interceptors.HeaderToken) != testToken {
+	if r.Header.Get(kentik.HeaderEmail) != testEmail || r.Header.Get(kentik.HeaderToken) != testToken {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		// Echo the token back, as a careless server might: the client must redact it.
-		fmt.Fprintf(w, `{"error":"Invalid credentials for token %s"}`, r.Header.Get(interceptors.HeaderToken))
+		fmt.Fprintf(w, `{"error":"Invalid credentials for token %s"}`, r.Header.Get(kentik.HeaderToken))
 		return
 	}
 	for k, v := range rep.header {
@@ -97,9 +97,9 @@ func newClient(t *testing.T, f *fakeV5, opts ...Option) *Client {
 		WithBaseURL(f.srv.URL),
 		WithCredentials(testCreds),
 		WithLimiter(ratelimit.New(ratelimit.Off)),
-		WithRetry(4, 5*time.Millisecond, 50*time.Millisecond),
+		WithRetry(kentik.RetryPolicy{MaxAttempts: 4, Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}),
 	}
-	c, err := New(append(base, opts...)...)
+	c, err := New(context.Background(), append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +125,11 @@ func TestCallsAndHeaders(t *testing.T) {
 		t.Errorf("list: %s %s", r.method, r.path)
 	}
 	for k, want := range map[string]string{
-		interceptors.HeaderEmail: testEmail,
-		interceptors.HeaderToken: testToken,
-		"Accept":                 "application/json",
-		"Content-Type":           "application/json",
-		"User-Agent":             "kentik-cli/0.1 " + DefaultUserAgent,
+		kentik.HeaderEmail: testEmail,
+		kentik.HeaderToken: testToken,
+		"Accept":           "application/json",
+		"Content-Type":     "application/json",
+		"User-Agent":       kentik.UserAgent + " kentik-cli/0.1",
 	} {
 		if got := r.header.Get(k); got != want {
 			t.Errorf("header %s = %q, want %q", k, got, want)
@@ -201,13 +201,13 @@ func TestCreateUserEmptyBody(t *testing.T) {
 
 func TestWrongCredentials(t *testing.T) {
 	f := newFake(t, reply{body: `[]`})
-	c, err := New(WithBaseURL(f.srv.URL), WithCredentials(interceptors.Credentials{Email: testEmail, Token: "wrong-token-xyz"}),
-		WithRateLimit(ratelimit.Off), WithRetry(3, time.Millisecond, time.Millisecond))
+	c, err := New(context.Background(), WithBaseURL(f.srv.URL), WithCredentials(kentik.Credentials{Email: testEmail, Token: "wrong-token-xyz"}),
+		WithRateLimit(ratelimit.Off), WithRetry(kentik.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.ListTenants(context.Background())
-	if !IsUnauthorized(err) || IsNotFound(err) || IsRateLimited(err) {
+	if !kentik.IsUnauthenticated(err) || kentik.IsNotFound(err) || kentik.IsRateLimited(err) {
 		t.Fatalf("err = %v, want 401", err)
 	}
 	var apiErr *APIError
@@ -228,10 +228,10 @@ func TestWrongCredentials(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	f := newFake(t, reply{status: 404, header: map[string]string{"Content-Type": "application/json"}, body: `{"error":"Tenant not found"}`})
 	_, err := newClient(t, f).GetTenant(context.Background(), 7)
-	if !IsNotFound(err) {
+	if !kentik.IsNotFound(err) {
 		t.Fatalf("err = %v", err)
 	}
-	const want = "kentik v5: GET /api/v5/mykentik/tenant/7: 404 Not Found: Tenant not found"
+	const want = "mykentik: GET /api/v5/mykentik/tenant/7: 404 Not Found: Tenant not found"
 	if err.Error() != want {
 		t.Errorf("Error() = %q\nwant      %q", err.Error(), want)
 	}
@@ -256,12 +256,12 @@ func TestErrorMessages(t *testing.T) {
 		{"token " + testToken + " rejected", "token <redacted> rejected"},
 	}
 	for _, tc := range cases {
-		if got := errorMessage([]byte(tc.body), testToken); got != tc.want {
+		if got := errorMessage([]byte(tc.body), testToken, false); got != tc.want {
 			t.Errorf("errorMessage(%.40q) = %q, want %q", tc.body, got, tc.want)
 		}
 	}
 	e := &APIError{StatusCode: 599, Method: "GET", Path: "/x", RetryAfter: 1500 * time.Millisecond}
-	if got := e.Error(); got != "kentik v5: GET /x: 599 (retry after 2s)" {
+	if got := e.Error(); got != "mykentik: GET /x: 599 (retry after 2s)" {
 		t.Errorf("Error() = %q", got)
 	}
 }
@@ -273,7 +273,7 @@ func TestRetryAfterWaitedOut(t *testing.T) {
 		reply{body: `[]`},
 	)
 	start := time.Now()
-	ts, err := newClient(t, f, WithRetry(3, 5*time.Millisecond, 5*time.Second)).ListTenants(context.Background())
+	ts, err := newClient(t, f, WithRetry(kentik.RetryPolicy{MaxAttempts: 3, Initial: 5 * time.Millisecond, Max: 5 * time.Second})).ListTenants(context.Background())
 	if err != nil || len(ts) != 0 {
 		t.Fatalf("got %v, %v", ts, err)
 	}
@@ -300,7 +300,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 	start := time.Now()
 	_, err := newClient(t, f).ListTenants(context.Background())
 	var apiErr *APIError
-	if !IsRateLimited(err) || !errors.As(err, &apiErr) {
+	if !kentik.IsRateLimited(err) || !errors.As(err, &apiErr) {
 		t.Fatalf("err = %v", err)
 	}
 	if apiErr.RetryAfter < 59*time.Minute || apiErr.RetryAfter > time.Hour {
@@ -376,7 +376,7 @@ func TestRetries(t *testing.T) {
 
 func TestAttemptsBounded(t *testing.T) {
 	f := newFake(t, reply{status: 503, body: "down"})
-	_, err := newClient(t, f, WithRetry(3, time.Millisecond, 2*time.Millisecond)).ListTenants(context.Background())
+	_, err := newClient(t, f, WithRetry(kentik.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond})).ListTenants(context.Background())
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || apiErr.Message != "down" {
 		t.Fatalf("err = %v", err)
@@ -385,7 +385,7 @@ func TestAttemptsBounded(t *testing.T) {
 		t.Errorf("calls = %d, want 3", f.calls.Load())
 	}
 	f = newFake(t, reply{status: 503})
-	_, _ = newClient(t, f, WithRetry(1, time.Millisecond, time.Millisecond)).ListTenants(context.Background())
+	_, _ = newClient(t, f, WithRetry(kentik.RetryPolicy{MaxAttempts: 1, Initial: time.Millisecond, Max: time.Millisecond})).ListTenants(context.Background())
 	if f.calls.Load() != 1 {
 		t.Errorf("WithRetry(1): calls = %d", f.calls.Load())
 	}
@@ -393,7 +393,7 @@ func TestAttemptsBounded(t *testing.T) {
 
 func TestContextHonouredInWaits(t *testing.T) {
 	f := newFake(t, reply{status: 503})
-	c := newClient(t, f, WithRetry(5, 10*time.Second, 20*time.Second))
+	c := newClient(t, f, WithRetry(kentik.RetryPolicy{MaxAttempts: 5, Initial: 10 * time.Second, Max: 20 * time.Second}))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -447,7 +447,7 @@ func TestBodies(t *testing.T) {
 			}
 		}))
 		defer srv.Close()
-		c, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithMaxBodyBytes(1000))
+		c, err := New(context.Background(), WithBaseURL(srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithMaxBodyBytes(1000))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -512,7 +512,7 @@ func TestNewOptions(t *testing.T) {
 	creds := WithCredentials(testCreds)
 	bad := map[string][]Option{
 		"no credentials":    {},
-		"no token":          {WithCredentials(interceptors.Credentials{Email: testEmail})},
+		"no token":          {WithCredentials(kentik.Credentials{Email: testEmail})},
 		"region":            {creds, WithRegion("apac")},
 		"scheme":            {creds, WithBaseURL("ftp://127.0.0.1")},
 		"no host":           {creds, WithBaseURL("http:///api/v5")},
@@ -520,18 +520,16 @@ func TestNewOptions(t *testing.T) {
 		"user info":         {creds, WithBaseURL("https://u:p@api.kentik.com/api/v5")},
 		"query":             {creds, WithBaseURL("https://api.kentik.com/api/v5?x=1")},
 		"unparsable":        {creds, WithBaseURL("https://[::1")},
-		"retry attempts":    {creds, WithRetry(0, time.Second, time.Second)},
-		"retry backoff":     {creds, WithRetry(3, time.Second, time.Millisecond)},
 		"body size":         {creds, WithMaxBodyBytes(0)},
 	}
 	for name, opts := range bad {
-		if c, err := New(opts...); err == nil {
+		if c, err := New(context.Background(), opts...); err == nil {
 			t.Errorf("%s: New succeeded: %v", name, c.BaseURL())
 		} else if strings.Contains(err.Error(), "u:p@") {
 			t.Errorf("%s: error leaks user info: %v", name, err)
 		}
 	}
-	if _, err := New(); !errors.Is(err, interceptors.ErrMissingCredentials) {
+	if _, err := New(context.Background()); !errors.Is(err, kentik.ErrMissingCredentials) {
 		t.Errorf("missing credentials: %v", err)
 	}
 
@@ -539,18 +537,18 @@ func TestNewOptions(t *testing.T) {
 		opts []Option
 		want string
 	}{
-		"default":       {nil, BaseURLUS},
-		"eu":            {[]Option{WithRegion(" EU ")}, BaseURLEU},
-		"us":            {[]Option{WithRegion("us")}, BaseURLUS},
+		"default":       {nil, kentik.US.V5BaseURL()},
+		"eu":            {[]Option{WithRegion(" EU ")}, kentik.EU.V5BaseURL()},
+		"us":            {[]Option{WithRegion("us")}, kentik.US.V5BaseURL()},
 		"bare host":     {[]Option{WithBaseURL("http://127.0.0.1:8080")}, "http://127.0.0.1:8080/api/v5"},
 		"bare slash":    {[]Option{WithBaseURL("http://localhost:8080/")}, "http://localhost:8080/api/v5"},
 		"ipv6 loopback": {[]Option{WithBaseURL("http://[::1]:9")}, "http://[::1]:9/api/v5"},
-		"full":          {[]Option{WithBaseURL("https://api.kentik.eu/api/v5/")}, BaseURLEU},
+		"full":          {[]Option{WithBaseURL("https://api.kentik.eu/api/v5/")}, kentik.EU.V5BaseURL()},
 		"custom path":   {[]Option{WithBaseURL("https://proxy.example.com/kentik/api/v5")}, "https://proxy.example.com/kentik/api/v5"},
-		"override wins": {[]Option{WithRegion("eu"), WithBaseURL("https://api.kentik.com/api/v5")}, BaseURLUS},
+		"override wins": {[]Option{WithRegion("eu"), WithBaseURL("https://api.kentik.com/api/v5")}, kentik.US.V5BaseURL()},
 	}
 	for name, tc := range good {
-		c, err := New(append([]Option{creds, nil}, tc.opts...)...)
+		c, err := New(context.Background(), append([]Option{creds, nil}, tc.opts...)...)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -610,7 +608,7 @@ func TestLimiterRefusal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err = c.ListTenants(ctx)
-	if !IsRateLimited(err) || !errors.Is(err, ratelimit.ErrLimited) {
+	if !kentik.IsRateLimited(err) || !errors.Is(err, ratelimit.ErrLimited) {
 		t.Errorf("err = %v", err)
 	}
 	if f.calls.Load() != 1 {
@@ -632,12 +630,12 @@ func TestDefaultLimiterShared(t *testing.T) {
 		io.WriteString(w, `[]`)
 	}))
 	defer srv.Close()
-	c1, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds))
+	c1, err := New(context.Background(), WithBaseURL(srv.URL), WithCredentials(testCreds))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Same account, email spelled differently.
-	c2, err := New(WithBaseURL(srv.URL), WithCredentials(interceptors.Credentials{Email: strings.ToUpper(testEmail), Token: testToken}))
+	c2, err := New(context.Background(), WithBaseURL(srv.URL), WithCredentials(kentik.Credentials{Email: strings.ToUpper(testEmail), Token: testToken}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +670,7 @@ func TestTransientConnectionErrorRetried(t *testing.T) {
 		io.WriteString(w, `[]`)
 	}))
 	defer srv.Close()
-	c, err := New(WithBaseURL(srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithRetry(3, time.Millisecond, time.Millisecond))
+	c, err := New(context.Background(), WithBaseURL(srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithRetry(kentik.RetryPolicy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -687,7 +685,7 @@ func TestTransientConnectionErrorRetried(t *testing.T) {
 func TestCrossHostRedirectRefused(t *testing.T) {
 	var leaked atomic.Bool
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(interceptors.HeaderToken) != "" {
+		if r.Header.Get(kentik.HeaderToken) != "" {
 			leaked.Store(true)
 		}
 		io.WriteString(w, `[]`)
@@ -728,23 +726,23 @@ func TestWithRateLimitShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1, err := New(WithBaseURL(f.srv.URL), WithCredentials(testCreds), WithRateLimit(p))
+	c1, err := New(context.Background(), WithBaseURL(f.srv.URL), WithCredentials(testCreds), WithRateLimit(p))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c1.ListTenants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := New(WithBaseURL(f.srv.URL), WithCredentials(interceptors.Credentials{Email: " " + strings.ToUpper(testEmail), Token: testToken}), WithRateLimit(p), WithLimiter(nil))
+	c2, err := New(context.Background(), WithBaseURL(f.srv.URL), WithCredentials(kentik.Credentials{Email: " " + strings.ToUpper(testEmail), Token: testToken}), WithRateLimit(p), WithLimiter(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := c2.ListTenants(ctx); !IsRateLimited(err) {
+	if _, err := c2.ListTenants(ctx); !kentik.IsRateLimited(err) {
 		t.Errorf("second client of the account: err = %v, want the shared window to refuse", err)
 	}
-	if _, err := New(WithBaseURL(f.srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Policy{Concurrency: -1})); err == nil {
+	if _, err := New(context.Background(), WithBaseURL(f.srv.URL), WithCredentials(testCreds), WithRateLimit(ratelimit.Policy{Concurrency: -1})); err == nil {
 		t.Error("an invalid policy was accepted")
 	}
 }

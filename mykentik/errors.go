@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/gokentik/kentik/ratelimit"
 )
 
 // ErrInvalidEmail is wrapped by CreateTenantUser when the address is refused locally,
@@ -30,8 +29,9 @@ var ErrBodyTooLarge = errors.New("mykentik: response body too large")
 var ErrNotJSON = errors.New("mykentik: response is not the expected JSON")
 
 // APIError is a response from the Kentik V5 API with a status other than 2xx. Use
-// errors.As to reach it, or the IsNotFound, IsUnauthorized, IsForbidden and IsRateLimited
-// helpers. Its text never contains the API token: the token is only ever sent in a header,
+// errors.As to reach it, or the checks of package kentik (kentik.IsNotFound,
+// kentik.IsUnauthenticated, kentik.IsPermissionDenied, kentik.IsRateLimited), which read
+// it through HTTPStatus as they read the gRPC client's errors. Its text never contains the API token: the token is only ever sent in a header,
 // and any echo of it in the server's message is redacted.
 type APIError struct {
 	// StatusCode is the HTTP status, e.g. 404.
@@ -47,11 +47,11 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
-// Error reads like "kentik v5: GET /api/v5/mykentik/tenant/7: 404 Not Found: Tenant not
+// Error reads like "mykentik: GET /api/v5/mykentik/tenant/7: 404 Not Found: Tenant not
 // found".
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "kentik v5: %s %s: %d", e.Method, e.Path, e.StatusCode)
+	fmt.Fprintf(&b, "mykentik: %s %s: %d", e.Method, e.Path, e.StatusCode)
 	if text := http.StatusText(e.StatusCode); text != "" {
 		b.WriteString(" " + text)
 	}
@@ -78,31 +78,8 @@ func (e *APIError) hint() string {
 	return ""
 }
 
-func statusOf(err error) int {
-	var e *APIError
-	if errors.As(err, &e) {
-		return e.StatusCode
-	}
-	return 0
-}
-
-// IsNotFound reports whether err is (or wraps) an APIError with status 404.
-func IsNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
-
-// IsUnauthorized reports whether err is (or wraps) an APIError with status 401: wrong or
-// missing credentials.
-func IsUnauthorized(err error) bool { return statusOf(err) == http.StatusUnauthorized }
-
-// IsForbidden reports whether err is (or wraps) an APIError with status 403: valid
-// credentials without the rights for the call.
-func IsForbidden(err error) bool { return statusOf(err) == http.StatusForbidden }
-
-// IsRateLimited reports whether err is (or wraps) an APIError with status 429, or a
-// refusal by the client-side limiter (ratelimit.ErrLimited, which also covers a context
-// that ended, or whose deadline was too near, while waiting for a call slot).
-func IsRateLimited(err error) bool {
-	return statusOf(err) == http.StatusTooManyRequests || errors.Is(err, ratelimit.ErrLimited)
-}
+// HTTPStatus returns the response's status, for kentik.CodeOf and the checks built on it.
+func (e *APIError) HTTPStatus() int { return e.StatusCode }
 
 // maxMessageLen bounds APIError.Message, in bytes.
 const maxMessageLen = 300
@@ -110,8 +87,13 @@ const maxMessageLen = 300
 // errorMessage pulls Kentik's explanation out of an error response body. JSON bodies are
 // searched for "error" (a string, or an object with "message"), "message", "detail" or
 // "error_description"; anything else is taken as text, with HTML tags stripped. The
-// result is cleaned of control characters, has secret redacted, and is truncated.
-func errorMessage(body []byte, secret string) string {
+// result is cleaned of control characters, has secret redacted, and is truncated. A
+// body that was cut at a read limit (truncated) loses its last len(secret) bytes first:
+// the cut may have split an echoed token, and no prefix of it may be shown.
+func errorMessage(body []byte, secret string, truncated bool) string {
+	if truncated && secret != "" {
+		body = body[:max(0, len(body)-len(secret))]
+	}
 	msg := jsonMessage(body)
 	if msg == "" {
 		msg = string(body)
@@ -123,11 +105,43 @@ func errorMessage(body []byte, secret string) string {
 	// from the replacement; truncating last cannot reveal a prefix of a token that is
 	// already gone.
 	msg = cleanText(msg)
-	if secret != "" {
-		msg = strings.ReplaceAll(msg, secret, "<redacted>")
-	}
+	msg = redactSecret(msg, secret)
 	msg = truncate(msg, maxMessageLen)
 	return msg
+}
+
+// redactSecret replaces every copy of secret in s, as it is and percent-encoded (query
+// and path escaping, upper- and lower-case hex), with "<redacted>".
+func redactSecret(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	forms := []string{secret, url.QueryEscape(secret), url.PathEscape(secret)}
+	for _, f := range forms[1:] {
+		forms = append(forms, lowerHexEscapes(f))
+	}
+	for _, f := range forms {
+		s = strings.ReplaceAll(s, f, "<redacted>")
+	}
+	return s
+}
+
+// lowerHexEscapes writes the hex digits of s's %XX escapes in lower case.
+func lowerHexEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lowerHex(b[i+1]), lowerHex(b[i+2])
+		}
+	}
+	return string(b)
+}
+
+func lowerHex(c byte) byte {
+	if c >= 'A' && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func jsonMessage(body []byte) string {

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/mykentik"
 )
 
@@ -33,9 +33,9 @@ func Example() {
 	srv := exampleServer()
 	defer srv.Close()
 
-	client, err := mykentik.New(
+	client, err := mykentik.New(context.Background(),
 		mykentik.WithBaseURL(srv.URL), // "/api/v5" is appended to a bare host
-		mykentik.WithCredentials(interceptors.Credentials{Email: "ops@example.com", Token: "secret"}),
+		mykentik.WithCredentials(kentik.Credentials{Email: "ops@example.com", Token: "secret"}),
 	)
 	if err != nil {
 		log.Fatal(err)
@@ -51,7 +51,7 @@ func Example() {
 	}
 
 	_, err = client.GetTenant(ctx, 99)
-	fmt.Println(mykentik.IsNotFound(err))
+	fmt.Println(kentik.IsNotFound(err))
 	var apiErr *mykentik.APIError
 	if errors.As(err, &apiErr) {
 		fmt.Println(apiErr.StatusCode, apiErr.Message)
@@ -62,5 +62,5 @@ func Example() {
 	// 8 globex created 2019-02-01, 0 user(s)
 	// true
 	// 404 Tenant not found
-	// kentik v5: GET /api/v5/mykentik/tenant/99: 404 Not Found: Tenant not found
+	// mykentik: GET /api/v5/mykentik/tenant/99: 404 Not Found: Tenant not found
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -400,8 +401,17 @@ func (l *limiter) position(w *waiter) int {
 	return n
 }
 
-// Shared returns the process-wide limiter for an account key (e.g.
-// region+"|"+email+"|"+apiClass) and policy: every caller with the same key
+// AccountKey is the key of an account's limiter for one class of calls: Kentik counts
+// each customer's calls per API class ("v6-admin", "v5-admin", ...), so the key names
+// where the calls go (a region, or an endpoint that overrides it), the account's email
+// (trimmed and in lower case: the same user however it is typed) and the class. Both
+// clients key Shared with it.
+func AccountKey(place, email, class string) string {
+	return place + "|" + strings.ToLower(strings.TrimSpace(email)) + "|" + class
+}
+
+// Shared returns the process-wide limiter for an account key (see AccountKey) and
+// policy: every caller with the same key
 // and a policy that limits clients alike (the same concurrency cap and hard
 // windows, whatever the policy's name, soft limits or order of windows) gets
 // the same Limiter, so all clients of one account in a process share it.

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/gokentik/kentik/internal/cli"
+	"github.com/gokentik/kentik/cmd/kentik/internal/cli"
 )
 
 func main() {

@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -19,7 +19,7 @@ import (
 // by what the fake received.
 func TestCredentialPrecedence(t *testing.T) {
 	srv := kentiktest.Start(t, kentiktest.WithPolicy(ratelimit.Off), kentiktest.WithInterfaces(1, 1),
-		kentiktest.WithCredentials(interceptors.Credentials{Email: "right@example.com", Token: "right-token"}))
+		kentiktest.WithCredentials(kentik.Credentials{Email: "right@example.com", Token: "right-token"}))
 	id := srv.InterfaceIDs()[0]
 	for name, tc := range map[string]struct {
 		env  map[string]string

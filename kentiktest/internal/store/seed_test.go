@@ -1,4 +1,4 @@
-package fakestore
+package store
 
 import (
 	"runtime"
@@ -97,7 +97,7 @@ func TestSeedPartialDeviceAndEmpty(t *testing.T) {
 }
 
 // BenchmarkSeed measures seeding; run with
-// go test -run '^$' -bench Seed -benchtime 3x -benchmem ./internal/fakestore/
+// go test -run '^$' -bench Seed -benchtime 3x -benchmem ./kentiktest/internal/store/
 func BenchmarkSeed(b *testing.B) {
 	for _, n := range []int{20_000, 1_000_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {

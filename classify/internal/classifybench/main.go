@@ -3,7 +3,7 @@
 // (Plan.Batches, sending nothing), and prints the time of each and the process's peak
 // resident memory. Run it as
 //
-//	go run ./internal/classifybench -rows 1000000
+//	go run ./classify/internal/classifybench -rows 1000000
 //
 // or build it and run it under /usr/bin/time -v for an outside view of the same number.
 package main

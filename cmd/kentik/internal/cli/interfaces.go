@@ -18,8 +18,6 @@ import (
 	"github.com/gokentik/kentik/internal/ctxio"
 )
 
-func init() { register(newInterfacesCmd) }
-
 func newInterfacesCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "interfaces",
@@ -29,10 +27,7 @@ func newInterfacesCmd(g *Globals) *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newInterfacesListCmd(g), newInterfacesGetCmd(g), newInterfacesCreateCmd(g),
-		newInterfacesUpdateCmd(g), newInterfacesDeleteCmd(g))
-	for _, mk := range interfacesSubs {
-		cmd.AddCommand(mk(g))
-	}
+		newInterfacesUpdateCmd(g), newInterfacesDeleteCmd(g), newClassifyCmd(g))
 	return cmd
 }
 

@@ -1,4 +1,4 @@
-package fakestore
+package store
 
 import (
 	"fmt"

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
-	"github.com/gokentik/kentik/interceptors"
 )
 
 // dialGRPC builds the gRPC client from the resolved global flags: endpoint from
@@ -32,9 +32,9 @@ func (g *Globals) dialGRPC(ctx context.Context, extra ...client.Option) (*client
 	}
 	c, err := client.New(ctx, append(opts, extra...)...)
 	switch {
-	case errors.Is(err, client.ErrPlaintextNotLoopback):
+	case errors.Is(err, kentik.ErrPlaintextNotLoopback):
 		return nil, &UsageError{Err: err}
-	case errors.Is(err, interceptors.ErrMissingCredentials):
+	case errors.Is(err, kentik.ErrMissingCredentials):
 		return nil, &UsageError{Err: err}
 	case err != nil:
 		return nil, err

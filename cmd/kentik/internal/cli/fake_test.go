@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/kentiktest"
 )
 
@@ -79,7 +79,7 @@ func runFakeCommand(t *testing.T, env map[string]string, args ...string) (grpcAd
 	return "", "", nil
 }
 
-func fakeListInterfaces(t *testing.T, addr string, c interceptors.Credentials) (*ifacev1.ListInterfaceResponse, error) {
+func fakeListInterfaces(t *testing.T, addr string, c kentik.Credentials) (*ifacev1.ListInterfaceResponse, error) {
 	t.Helper()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -88,7 +88,7 @@ func fakeListInterfaces(t *testing.T, addr string, c interceptors.Credentials) (
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, interceptors.MetadataEmail, c.Email, interceptors.MetadataToken, c.Token)
+	ctx = metadata.AppendToOutgoingContext(ctx, kentik.MetadataEmail, c.Email, kentik.MetadataToken, c.Token)
 	return ifacev1.NewInterfaceServiceClient(cc).ListInterface(ctx, &ifacev1.ListInterfaceRequest{})
 }
 
@@ -100,13 +100,13 @@ func TestFakeDefaults(t *testing.T) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
 	}
-	resp, err := fakeListInterfaces(t, addr, interceptors.Credentials{Email: kentiktest.DefaultEmail, Token: kentiktest.DefaultToken})
+	resp, err := fakeListInterfaces(t, addr, kentik.Credentials{Email: kentiktest.DefaultEmail, Token: kentiktest.DefaultToken})
 	if err != nil || resp.GetTotalCount() != 100 {
 		t.Fatalf("list: %v %v", resp.GetTotalCount(), err)
 	}
 	req, _ := http.NewRequest("GET", v5+"/mykentik/tenants", nil)
-	req.Header.Set(interceptors.HeaderEmail, kentiktest.DefaultEmail)
-	req.Header.Set(interceptors.HeaderToken, kentiktest.DefaultToken)
+	req.Header.Set(kentik.HeaderEmail, kentiktest.DefaultEmail)
+	req.Header.Set(kentik.HeaderToken, kentiktest.DefaultToken)
 	hc := &http.Client{Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
 	r, err := hc.Do(req)
@@ -128,10 +128,10 @@ func TestFakeCredentialsFromEnvironment(t *testing.T) {
 	if !strings.Contains(out.String(), "rate limit admin (concurrency=1,") {
 		t.Errorf("banner does not describe the default policy:\n%s", out.String())
 	}
-	if _, err := fakeListInterfaces(t, addr, interceptors.Credentials{Email: kentiktest.DefaultEmail, Token: kentiktest.DefaultToken}); err == nil {
+	if _, err := fakeListInterfaces(t, addr, kentik.Credentials{Email: kentiktest.DefaultEmail, Token: kentiktest.DefaultToken}); err == nil {
 		t.Error("the default credentials were accepted although others were configured")
 	}
-	if _, err := fakeListInterfaces(t, addr, interceptors.Credentials{Email: "me@example.com", Token: "env-secret-token"}); err != nil {
+	if _, err := fakeListInterfaces(t, addr, kentik.Credentials{Email: "me@example.com", Token: "env-secret-token"}); err != nil {
 		t.Errorf("configured credentials refused: %v", err)
 	}
 }
@@ -207,7 +207,7 @@ func TestFakeJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, out.String())
 	}
-	if resp, err := fakeListInterfaces(t, doc.GRPCAddr, interceptors.Credentials{Email: doc.Email, Token: doc.Token}); err != nil || resp.GetTotalCount() != 10 {
+	if resp, err := fakeListInterfaces(t, doc.GRPCAddr, kentik.Credentials{Email: doc.Email, Token: doc.Token}); err != nil || resp.GetTotalCount() != 10 {
 		t.Errorf("list from the printed address: %v", err)
 	}
 	if !strings.HasSuffix(doc.V5URL, kentiktest.V5Prefix) {

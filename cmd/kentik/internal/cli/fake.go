@@ -7,17 +7,15 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
-
-func init() { register(newFakeCmd) }
 
 // maxFakeInterfaces bounds --interfaces: a million take about 250 MB, ten million about
 // 2.5 GB, which is as far as a laptop should be asked to go.
@@ -81,10 +79,7 @@ func fakeCheckListen(flag, addr string, anyHost bool) error {
 	if err := checkPort(port, 0); err != nil {
 		return &UsageError{Err: fmt.Errorf("--%s %q: %w", flag, addr, err)}
 	}
-	if anyHost || strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+	if anyHost || kentik.IsLoopbackHost(host) {
 		return nil
 	}
 	return usagef("--%s %q is not a loopback address; the fake accepts a well-known token, so it listens on 127.0.0.1 or ::1 unless you pass --listen-any (with your own --email and --token)", flag, addr)

@@ -14,11 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/mykentik"
 )
-
-func init() { register(newTenantsCmd) }
 
 func newTenantsCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -64,9 +62,9 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 		opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: &logTransport{base: http.DefaultTransport, log: g.Logger}}))
 	}
 	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
-	c, err := mykentik.New(opts...)
+	c, err := mykentik.New(context.Background(), opts...)
 	if err != nil {
-		if errors.Is(err, interceptors.ErrMissingCredentials) {
+		if errors.Is(err, kentik.ErrMissingCredentials) {
 			return nil, &UsageError{Err: err}
 		}
 		return nil, &UsageError{Err: fmt.Errorf("V5 API: %w", err)}

@@ -14,13 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
-
-func init() { register(newDemoCmd) }
 
 type demoFlags struct {
 	interfaces int
@@ -137,7 +136,7 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 	c, err := client.New(ctx,
 		client.WithEndpoint(srv.GRPCAddr()), client.WithPlaintext(),
 		client.WithCredentials(srv.Credentials()), client.WithRateLimit(policy),
-		client.WithOnRetry(func(client.RetryEvent) { retries.Add(1) }))
+		client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }))
 	if err != nil {
 		return err
 	}

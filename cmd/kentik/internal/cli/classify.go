@@ -15,21 +15,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
 )
-
-// interfacesSubs are the subcommands of `kentik interfaces` that live in files of their
-// own; interfaces.go adds them to the group command.
-var interfacesSubs []func(*Globals) *cobra.Command
-
-// registerInterfacesSub adds a subcommand of `kentik interfaces`; called from init
-// functions.
-func registerInterfacesSub(f func(*Globals) *cobra.Command) {
-	interfacesSubs = append(interfacesSubs, f)
-}
-
-func init() { registerInterfacesSub(newClassifyCmd) }
 
 type classifyFlags struct {
 	file        string
@@ -178,7 +167,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 
 	var retries atomic.Int64
-	c, err := g.dialGRPC(ctx, client.WithOnRetry(func(client.RetryEvent) { retries.Add(1) }))
+	c, err := g.dialGRPC(ctx, client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }))
 	if err != nil {
 		return err
 	}

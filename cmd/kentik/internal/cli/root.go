@@ -1,5 +1,5 @@
 // Package cli implements the kentik command. Each command group lives in a file of its
-// own and registers itself with register, so the groups stay independent of each other.
+// own; newRoot wires them together.
 package cli
 
 import (
@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
-	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -69,11 +68,6 @@ func usagef(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
-var registered []func(*Globals) *cobra.Command
-
-// register adds a top-level command group; called from init functions.
-func register(f func(*Globals) *cobra.Command) { registered = append(registered, f) }
-
 // Main runs the kentik command with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return run(ctx, args, stdin, stdout, stderr, os.Getenv)
@@ -90,13 +84,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
-	// Library errors already name Kentik ("kentik: ...", "kentik v5: ..."); say it once.
+	// Library errors already name Kentik ("kentik: ...", "kentik rate limit ..."); say it once.
 	if msg := err.Error(); strings.HasPrefix(msg, "kentik") {
 		fmt.Fprintln(stderr, msg)
 	} else {
 		fmt.Fprintln(stderr, "kentik:", msg)
 	}
-	if hint := g.plaintextHint(err); hint != "" {
+	for _, hint := range g.flagHints(err) {
 		fmt.Fprintln(stderr, "kentik:", hint)
 	}
 	if !g.started {
@@ -115,6 +109,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return ExitFailure
 }
 
+// flagHints says which flags to look at for err. The libraries' errors speak of options
+// and environment variables; a user of the command sets flags.
+func (g *Globals) flagHints(err error) []string {
+	var hints []string
+	switch code := kentik.CodeOf(err); {
+	case errors.Is(err, kentik.ErrMissingCredentials):
+		hints = append(hints, "give --email and --token, or set KENTIK_EMAIL and KENTIK_API_TOKEN")
+	case kentik.IsUnauthenticated(err):
+		hints = append(hints, fmt.Sprintf("check --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN) and --region (now %s): Kentik refuses a token of the other region", g.Region))
+	case errors.Is(err, ratelimit.ErrLimited) && code == codes.DeadlineExceeded:
+		hints = append(hints, fmt.Sprintf("no call slot of the rate-limit policy came before --timeout (now %s): allow a longer --timeout, or make fewer calls", g.Timeout))
+	case code == codes.DeadlineExceeded:
+		hints = append(hints, fmt.Sprintf("the call took longer than --timeout (now %s)", g.Timeout))
+	case kentik.IsRateLimited(err):
+		hints = append(hints, "Kentik's rate limit was exceeded: if other jobs use this account, choose a stricter --rate-limit or share one limiter with --limiter")
+	case code == codes.Unavailable && g.plaintextHint(err) == "":
+		hints = append(hints, "check the network, --region and --grpc-endpoint (or --api-url for V5 commands)")
+	}
+	if h := g.plaintextHint(err); h != "" {
+		hints = append(hints, h)
+	}
+	return hints
+}
+
 // plaintextHint explains the most likely cause of an UNAVAILABLE call to a loopback
 // endpoint without --plaintext: a local fake, which speaks plaintext gRPC only.
 func (g *Globals) plaintextHint(err error) string {
@@ -122,11 +140,7 @@ func (g *Globals) plaintextHint(err error) string {
 	if g.Plaintext || g.GRPCEndpoint == "" || !errors.As(err, &ce) || ce.Code != codes.Unavailable {
 		return ""
 	}
-	host, _, splitErr := net.SplitHostPort(g.GRPCEndpoint)
-	if splitErr != nil {
-		return ""
-	}
-	if a, perr := netip.ParseAddr(host); !strings.EqualFold(host, "localhost") && (perr != nil || !a.IsLoopback()) {
+	if !kentik.IsLoopback(g.GRPCEndpoint) {
 		return ""
 	}
 	return fmt.Sprintf("%s is a loopback endpoint: if it is a local fake (kentik fake), add --plaintext, since the fake does not speak TLS", g.GRPCEndpoint)
@@ -162,48 +176,54 @@ func newRoot(g *Globals) *cobra.Command {
 	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
 	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
-	for _, mk := range registered {
-		root.AddCommand(mk(g))
-	}
+	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g))
 	return root
 }
 
 // resolve merges flags with the environment and checks what can be checked without a
 // network: the region, the output format and the rate-limit policy.
 func (g *Globals) resolve(cmd *cobra.Command) error {
-	// source names where a value came from, for error messages: "--rate-limit" or
-	// "KENTIK_RATE_LIMIT".
-	from := map[string]string{}
+	// The flags are the program's settings; the environment fills what they leave
+	// unset, with the precedence kentik.Settings documents for both clients.
+	changed := func(flag string, val *string) string {
+		if !cmd.Flags().Changed(flag) {
+			return ""
+		}
+		// Blanks around a flag's value are dropped as they are around the
+		// environment's: " " is no token, and " eu " is eu.
+		*val = strings.TrimSpace(*val)
+		return *val
+	}
+	flags := kentik.Settings{
+		Credentials:  kentik.Credentials{Email: changed("email", &g.Email), Token: changed("token", &g.Token)},
+		Region:       changed("region", &g.Region),
+		GRPCEndpoint: changed("grpc-endpoint", &g.GRPCEndpoint),
+		V5BaseURL:    changed("api-url", &g.APIURL),
+	}
+	env, envSrc := kentik.FromEnv(g.getenv)
+	s := flags.Or(env)
+	g.Email, g.Token, g.Region, g.GRPCEndpoint, g.APIURL = s.Credentials.Email, s.Credentials.Token, s.Region, s.GRPCEndpoint, s.V5BaseURL
+	// source names where a value came from, for error messages: "--region" or
+	// "KENTIK_REGION".
+	fromEnv := map[string]string{"email": envSrc.Email, "token": envSrc.Token}
+	if !flags.HasLocation() {
+		fromEnv["region"], fromEnv["grpc-endpoint"], fromEnv["api-url"] = envSrc.Region, envSrc.GRPCEndpoint, envSrc.V5BaseURL
+	}
 	source := func(flag string) string {
-		if e, ok := from[flag]; ok {
+		if e := fromEnv[flag]; e != "" && !cmd.Flags().Changed(flag) {
 			return e
 		}
 		return "--" + flag
 	}
-	pick := func(flag string, val *string, envs ...string) {
-		if cmd.Flags().Changed(flag) {
-			// Blanks around a flag's value are dropped as they are around the
-			// environment's: " " is no token, and " eu " is eu.
-			*val = strings.TrimSpace(*val)
-			return
-		}
-		for _, e := range envs {
-			if v := strings.TrimSpace(g.getenv(e)); v != "" {
-				*val = v
-				from[flag] = e
-				return
-			}
-		}
+	if !cmd.Flags().Changed("rate-limit") {
+		g.RateLimit = strings.TrimSpace(g.getenv("KENTIK_RATE_LIMIT"))
+		fromEnv["rate-limit"] = "KENTIK_RATE_LIMIT"
+	} else {
+		g.RateLimit = strings.TrimSpace(g.RateLimit)
 	}
-	pick("email", &g.Email, "KENTIK_EMAIL", "KTAPI_AUTH_EMAIL")
-	pick("token", &g.Token, "KENTIK_API_TOKEN", "KTAPI_AUTH_TOKEN")
-	pick("region", &g.Region, "KENTIK_REGION")
-	pick("grpc-endpoint", &g.GRPCEndpoint, "KENTIK_GRPC_ENDPOINT")
-	pick("api-url", &g.APIURL, "KENTIK_API_URL")
-	pick("rate-limit", &g.RateLimit, "KENTIK_RATE_LIMIT")
 
 	for _, c := range []struct{ flag, val string }{{"email", g.Email}, {"token", g.Token}} {
-		if strings.ContainsFunc(c.val, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		if !kentik.HeaderSafe(c.val) {
 			// gRPC metadata and HTTP headers carry printable ASCII only; the token's
 			// value is not echoed.
 			return usagef("%s holds a control or non-ASCII character, which cannot be sent in a request header", source(c.flag))
@@ -214,13 +234,11 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 			return &UsageError{Err: fmt.Errorf("%s %q: %w", source("grpc-endpoint"), g.GRPCEndpoint, err)}
 		}
 	}
-	g.Region = strings.ToLower(g.Region)
-	if g.Region == "" {
-		g.Region = "us"
-	}
-	if g.Region != "us" && g.Region != "eu" {
+	region, err := kentik.ParseRegion(g.Region)
+	if err != nil {
 		return usagef("%s %q: want us or eu", source("region"), g.Region)
 	}
+	g.Region = region.String()
 	if g.Output != "table" && g.Output != "json" {
 		return usagef("--output %q: want table or json", g.Output)
 	}
@@ -274,8 +292,8 @@ func checkPort(port string, min int) error {
 }
 
 // Credentials returns the resolved email and token.
-func (g *Globals) Credentials() interceptors.Credentials {
-	return interceptors.Credentials{Email: g.Email, Token: g.Token}
+func (g *Globals) Credentials() kentik.Credentials {
+	return kentik.Credentials{Email: g.Email, Token: g.Token}
 }
 
 // Policy returns the resolved rate-limit policy (already validated by resolve).

@@ -1,11 +1,11 @@
-// Package fakestore is the in-memory table of interfaces behind kentiktest: the rules of
+// Package store is the in-memory table of interfaces behind kentiktest: the rules of
 // Kentik's InterfaceService (ids, timestamps, filters, classification) applied to a
 // concurrency-safe store that holds a million interfaces in a few hundred megabytes.
 //
 // Records are kept in one slice ordered by numeric id. New ids are always larger than any
 // id ever handed out, so creation appends and lookups are binary searches; deletion leaves
 // a tombstone that is compacted away once tombstones outnumber live records.
-package fakestore
+package store
 
 import (
 	"errors"

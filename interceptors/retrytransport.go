@@ -1,0 +1,128 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/gokentik/kentik"
+)
+
+// NewRetryTransport returns an http.RoundTripper that sends a request again through base
+// when kentik.Retryable says it may, under p: a refusal (429, 503) for every method, an
+// interruption (502, 504, a kept-alive connection closed or reset under the request) only
+// for idempotent methods (kentik.IdempotentHTTPMethod), nothing else. It is the V5
+// counterpart of RetryUnaryClientInterceptor, and shares its policy.
+//
+// The wait before a retry is p's backoff, or the response's Retry-After when that is
+// longer. A Retry-After beyond p.MaxPushBack is not waited for: the response is returned
+// as it is, for the caller to report. A retry whose wait would pass the request
+// context's deadline is not attempted either, and a context that ends during the wait
+// ends the retries: either way the last response (or error) is returned.
+// Place it outside NewRateLimitTransport so that every attempt takes a slot of its own,
+// and the limiter, told about the push-back, holds every other request of the account
+// too.
+//
+// The request body is sent again through req.GetBody, which http.NewRequest sets for
+// in-memory bodies; a request with a body and no GetBody is sent once. The body of a
+// response that is retried is drained (a little) and closed. onRetry, if not nil, is
+// called before each retry. A nil base means http.DefaultTransport.
+func NewRetryTransport(base http.RoundTripper, p kentik.RetryPolicy, onRetry func(kentik.RetryEvent)) http.RoundTripper {
+	return &retryTransport{base: transportOrDefault(base), p: p.WithDefaults(), onRetry: onRetry, now: time.Now}
+}
+
+type retryTransport struct {
+	base    http.RoundTripper
+	p       kentik.RetryPolicy
+	onRetry func(kentik.RetryEvent)
+	now     func() time.Time
+}
+
+// maxDrain bounds how much of a retried response's body is read so that its connection
+// can be reused; a longer body costs a new connection instead.
+const maxDrain = 64 << 10
+
+// RoundTrip implements http.RoundTripper.
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	idempotent := kentik.IdempotentHTTPMethod(req.Method)
+	for attempt := 1; ; attempt++ {
+		out := req
+		if attempt > 1 && req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			out = req.Clone(req.Context())
+			out.Body = body
+		}
+		resp, err := t.base.RoundTrip(out)
+		if attempt >= t.p.MaxAttempts || !replayable {
+			return resp, err
+		}
+		var failure kentik.Failure
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if interruptedConn(err) {
+				failure = kentik.Interrupted
+			}
+		default:
+			failure = kentik.HTTPFailure(resp.StatusCode)
+			if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+				if d > t.p.MaxPushBack {
+					return resp, nil // the caller reports the server's refusal as it is
+				}
+				wait = d
+			}
+		}
+		if !kentik.Retryable(failure, idempotent) || req.Context().Err() != nil {
+			return resp, err
+		}
+		wait = max(wait, t.p.Backoff(attempt+1))
+		if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= wait {
+			return resp, err
+		}
+		// Wait with the response still open: if the context ends meanwhile, the
+		// caller gets the last outcome, not a bare context error.
+		if sleep(req.Context(), wait) != nil {
+			return resp, err
+		}
+		code := kentik.CodeOf(err)
+		if resp != nil {
+			code = kentik.CodeOfHTTP(resp.StatusCode)
+			_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+			_ = resp.Body.Close()
+		}
+		if t.onRetry != nil {
+			t.onRetry(kentik.RetryEvent{Method: req.Method + " " + req.URL.EscapedPath(), Attempt: attempt + 1, Code: code, Err: err})
+		}
+	}
+}
+
+// CloseIdleConnections forwards to the wrapped transport when it supports it.
+func (t *retryTransport) CloseIdleConnections() { closeIdleOf(t.base) }
+
+// interruptedConn reports a connection lost under the request: a kept-alive connection
+// closed or reset by the other end. A refused connection, a timeout, the limiter's
+// refusal or a redirect refusal is not one.
+func interruptedConn(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
