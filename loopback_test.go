@@ -16,7 +16,7 @@ func TestIsLoopback(t *testing.T) {
 		"unix:///tmp/sock": true, "unix-abstract:x": true, "dns:///127.0.0.1:1": true, "dns:///LOCALHOST:1": true,
 		"passthrough:///localhost:1": true, "http://LOCALHOST:8080/api/v5": true, "https://127.0.0.1": true,
 		" localhost:1 ": true,
-		"0.0.0.0:1": false, "10.0.0.1:1": false, "example.com:443": false, "[::2]:1": false,
+		"0.0.0.0:1":     false, "10.0.0.1:1": false, "example.com:443": false, "[::2]:1": false,
 		"dns://1.1.1.1/127.0.0.1:1": false, "": false, "localhost.:1": false, "localhost.example.com:1": false,
 		"127.0.0.1.nip.io:1": false, "http://example.com/127.0.0.1": false, "[fe80::1%lo]:1": false,
 	} {

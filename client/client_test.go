@@ -472,7 +472,6 @@ func TestErrorFormatting(t *testing.T) {
 	}
 }
 
-
 // A server (or a proxy in between) that echoes the API token in a status
 // message must not get it into the *Error, the logs or the retry hook.
 func TestEchoedTokenRedacted(t *testing.T) {
