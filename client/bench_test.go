@@ -16,6 +16,7 @@ import (
 	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/interceptors"
+	"github.com/gokentik/kentik/internal/testserver"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -46,9 +47,8 @@ type benchPair struct {
 }
 
 func benchClients(b *testing.B, logLevel slog.Level) benchPair {
-	f := newFakeServer(b)
-	f.noRecord = true
-	cc, err := grpc.NewClient(f.addr,
+	f := testserver.Start(b, testserver.Config{Token: testToken, NoRecord: true})
+	cc, err := grpc.NewClient(f.Addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(interceptors.InsecurePerRPCCredentials(testCreds)),
 		// The Client's user agent, so that the server receives the same
@@ -59,7 +59,7 @@ func benchClients(b *testing.B, logLevel slog.Level) benchPair {
 	}
 	b.Cleanup(func() { cc.Close() })
 	logger := slog.New(slog.NewTextHandler(nopWriter{}, &slog.HandlerOptions{Level: logLevel}))
-	c, err := New(context.Background(), WithEndpoint(f.addr), WithPlaintext(), WithCredentials(testCreds),
+	c, err := New(context.Background(), WithEndpoint(f.Addr), WithPlaintext(), WithCredentials(testCreds),
 		WithRateLimit(ratelimit.Off), WithLogger(logger))
 	if err != nil {
 		b.Fatal(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/internal/testserver"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -35,9 +36,9 @@ func noEnv(t *testing.T) {
 	}
 }
 
-func newTestClient(t *testing.T, f *fakeServer, opts ...Option) *Client {
+func newTestClient(t *testing.T, f *testserver.Server, opts ...Option) *Client {
 	t.Helper()
-	base := []Option{WithEndpoint(f.addr), WithPlaintext(), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithRetry(fastRetry)}
+	base := []Option{WithEndpoint(f.Addr), WithPlaintext(), WithCredentials(testCreds), WithRateLimit(ratelimit.Off), WithRetry(fastRetry)}
 	c, err := New(context.Background(), append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -75,18 +76,18 @@ func checkMD(t *testing.T, md metadata.MD) {
 
 func TestMetadataUnaryStreamAndRetries(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	c := newTestClient(t, f)
 	ctx := metadata.AppendToOutgoingContext(ctxT(t), "x-request-id", "req-1", "x-tags", "a", "x-tags", "b")
 
 	if _, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, err := callStream(ctx, c.Conn(), "s"); err != nil || len(ids) != 3 {
+	if ids, err := testserver.CallStream(ctx, c.Conn(), "s"); err != nil || len(ids) != 3 {
 		t.Fatalf("stream: %v %v", ids, err)
 	}
 	// Two failed attempts, then success: each attempt carries the metadata.
-	f.setFail(func(_ string, n int64) error {
+	f.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 3 || n == 4 {
 			return status.Error(codes.Unavailable, "restarting")
 		}
@@ -95,7 +96,7 @@ func TestMetadataUnaryStreamAndRetries(t *testing.T) {
 	if _, err := c.Interfaces().ManualClassify(ctx, &ifacev1.ManualClassifyRequest{InterfaceIds: []string{"1"}}); err != nil {
 		t.Fatal(err)
 	}
-	mds, _ := f.recorded()
+	mds, _ := f.Recorded()
 	if len(mds) != 5 {
 		t.Fatalf("server saw %d calls, want 5", len(mds))
 	}
@@ -169,10 +170,10 @@ func TestMissingCredentialsFailBeforeDialing(t *testing.T) {
 
 func TestCredentialsFromEnvironment(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	t.Setenv("KTAPI_AUTH_EMAIL", testEmail)
 	t.Setenv("KTAPI_AUTH_TOKEN", testToken)
-	c, err := New(context.Background(), WithEndpoint(f.addr), WithPlaintext())
+	c, err := New(context.Background(), WithEndpoint(f.Addr), WithPlaintext())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestCredentialsFromEnvironment(t *testing.T) {
 	// KENTIK_* wins over KTAPI_*.
 	t.Setenv("KENTIK_API_TOKEN", "other")
 	t.Setenv("KENTIK_EMAIL", testEmail)
-	c2, err := New(context.Background(), WithEndpoint(f.addr), WithPlaintext(), WithRetry(kentik.NoRetry))
+	c2, err := New(context.Background(), WithEndpoint(f.Addr), WithPlaintext(), WithRetry(kentik.NoRetry))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,14 +232,14 @@ func TestRegionAndEndpoint(t *testing.T) {
 
 func TestWrongTokenOneCallTypedError(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	c := newTestClient(t, f, WithCredentials(kentik.Credentials{Email: testEmail, Token: "wrong-token-value"}))
 	_, err := c.Interfaces().ManualClassify(ctxT(t), &ifacev1.ManualClassifyRequest{})
 	var e *Error
 	if !errors.As(err, &e) || e.Code != codes.Unauthenticated || !kentik.IsUnauthenticated(err) {
 		t.Fatalf("err = %#v", err)
 	}
-	if n := f.calls.Load(); n != 1 {
+	if n := f.Calls(); n != 1 {
 		t.Fatalf("%d calls, want exactly 1", n)
 	}
 	msg := err.Error()
@@ -255,10 +256,10 @@ func TestWrongTokenOneCallTypedError(t *testing.T) {
 
 func TestUnavailableRetriedToSuccess(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	var retries atomic.Int64
 	c := newTestClient(t, f, WithOnRetry(func(e kentik.RetryEvent) { retries.Add(1) }))
-	f.setFail(func(_ string, n int64) error {
+	f.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n < 3 {
 			return status.Error(codes.Unavailable, "restarting")
 		}
@@ -267,43 +268,43 @@ func TestUnavailableRetriedToSuccess(t *testing.T) {
 	if _, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if f.calls.Load() != 3 || retries.Load() != 2 {
-		t.Fatalf("%d server attempts, %d retries", f.calls.Load(), retries.Load())
+	if f.Calls() != 3 || retries.Load() != 2 {
+		t.Fatalf("%d server attempts, %d retries", f.Calls(), retries.Load())
 	}
 }
 
 func TestNotRetried(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	c := newTestClient(t, f)
 	_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "missing"})
-	if !kentik.IsNotFound(err) || f.calls.Load() != 1 || kentik.IsTemporary(err) {
-		t.Fatalf("NotFound: %v after %d calls", err, f.calls.Load())
+	if !kentik.IsNotFound(err) || f.Calls() != 1 || kentik.IsTemporary(err) {
+		t.Fatalf("NotFound: %v after %d calls", err, f.Calls())
 	}
 	for _, code := range []codes.Code{codes.InvalidArgument, codes.PermissionDenied} {
-		f.calls.Store(0)
-		f.setFail(func(string, int64) error { return status.Error(code, "no") })
+		before := f.Calls()
+		f.SetFail(func(context.Context, string, int64) error { return status.Error(code, "no") })
 		_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"})
-		if status.Code(err) != code || f.calls.Load() != 1 {
-			t.Fatalf("%v: %v after %d calls", code, err, f.calls.Load())
+		if status.Code(err) != code || f.Calls()-before != 1 {
+			t.Fatalf("%v: %v after %d calls", code, err, f.Calls()-before)
 		}
 	}
 	if !kentik.IsPermissionDenied(err) && status.Code(err) != codes.NotFound {
 		t.Fatal("helper mismatch")
 	}
 	// CreateInterface is not repeated after UNAVAILABLE.
-	f.calls.Store(0)
-	f.setFail(func(string, int64) error { return status.Error(codes.Unavailable, "down") })
-	if _, err := c.Interfaces().CreateInterface(ctxT(t), &ifacev1.CreateInterfaceRequest{}); status.Code(err) != codes.Unavailable || f.calls.Load() != 1 {
-		t.Fatalf("Create: %v after %d calls", err, f.calls.Load())
+	before := f.Calls()
+	f.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Unavailable, "down") })
+	if _, err := c.Interfaces().CreateInterface(ctxT(t), &ifacev1.CreateInterfaceRequest{}); status.Code(err) != codes.Unavailable || f.Calls()-before != 1 {
+		t.Fatalf("Create: %v after %d calls", err, f.Calls()-before)
 	}
 }
 
 func TestResourceExhaustedWaitsForRetryInfo(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	c := newTestClient(t, f)
-	f.setFail(func(_ string, n int64) error {
+	f.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			st, _ := status.New(codes.ResourceExhausted, "rate limited").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(300 * time.Millisecond)})
 			return st.Err()
@@ -313,7 +314,7 @@ func TestResourceExhaustedWaitsForRetryInfo(t *testing.T) {
 	if _, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	_, starts := f.recorded()
+	_, starts := f.Recorded()
 	if len(starts) != 2 {
 		t.Fatalf("%d attempts", len(starts))
 	}
@@ -321,7 +322,9 @@ func TestResourceExhaustedWaitsForRetryInfo(t *testing.T) {
 		t.Fatalf("retried after %v, before the 300ms the server asked for", gap)
 	}
 	// Exhausted retries report a rate-limit error with a hint.
-	f.setFail(func(string, int64) error { return status.Error(codes.ResourceExhausted, "rate limited") })
+	f.SetFail(func(context.Context, string, int64) error {
+		return status.Error(codes.ResourceExhausted, "rate limited")
+	})
 	_, err := c.Interfaces().GetInterface(ctxT(t), &ifacev1.GetInterfaceRequest{Id: "1"})
 	if !kentik.IsRateLimited(err) || !kentik.IsTemporary(err) || !strings.Contains(err.Error(), "make fewer calls") {
 		t.Fatalf("err = %v", err)
@@ -330,15 +333,15 @@ func TestResourceExhaustedWaitsForRetryInfo(t *testing.T) {
 
 func TestConcurrencyAndWindowNeverExceeded(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
-	f.hold = 5 * time.Millisecond
+	f := testserver.Start(t, testserver.Config{Token: testToken})
+	f.SetHold(5 * time.Millisecond)
 	p, err := ratelimit.Parse("concurrency=2,20/500ms")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A unique email: the shared limiter is per account.
 	c := newTestClient(t, f, WithRateLimit(p), WithCredentials(kentik.Credentials{Email: testEmail, Token: testToken}),
-		WithEndpoint(f.addr))
+		WithEndpoint(f.Addr))
 	const n = 64
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -355,10 +358,10 @@ func TestConcurrencyAndWindowNeverExceeded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m := f.maxIn.Load(); m > 2 {
+	if m := f.MaxInFlight(); m > 2 {
 		t.Fatalf("server saw %d calls at once, cap is 2", m)
 	}
-	_, starts := f.recorded()
+	_, starts := f.Recorded()
 	if len(starts) != n {
 		t.Fatalf("%d calls", len(starts))
 	}
@@ -376,7 +379,7 @@ func TestConcurrencyAndWindowNeverExceeded(t *testing.T) {
 
 func TestDeadlineShorterThanLimiterWait(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	p, err := ratelimit.Parse("concurrency=1,1/10s")
 	if err != nil {
 		t.Fatal(err)
@@ -398,15 +401,15 @@ func TestDeadlineShorterThanLimiterWait(t *testing.T) {
 	if !strings.Contains(err.Error(), "allow a later deadline") {
 		t.Errorf("no hint: %v", err)
 	}
-	if f.calls.Load() != 1 {
-		t.Fatalf("%d calls reached the server", f.calls.Load())
+	if f.Calls() != 1 {
+		t.Fatalf("%d calls reached the server", f.Calls())
 	}
 }
 
 func TestWithConn(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
-	cc, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	f := testserver.Start(t, testserver.Config{Token: testToken})
+	cc, err := grpc.NewClient(f.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +419,7 @@ func TestWithConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := metadata.AppendToOutgoingContext(ctxT(t), "x-request-id", "req-1", "x-tags", "a", "x-tags", "b")
-	f.setFail(func(_ string, n int64) error {
+	f.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			return status.Error(codes.Unavailable, "down")
 		}
@@ -425,10 +428,10 @@ func TestWithConn(t *testing.T) {
 	if _, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := callStream(ctx, c.Conn(), "s"); err != nil {
+	if _, err := testserver.CallStream(ctx, c.Conn(), "s"); err != nil {
 		t.Fatal(err)
 	}
-	f.setFail(nil)
+	f.SetFail(nil)
 	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "missing"})
 	if !kentik.IsNotFound(err) {
 		t.Fatalf("err = %v", err)
@@ -437,7 +440,7 @@ func TestWithConn(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatal("not an *Error")
 	}
-	mds, _ := f.recorded()
+	mds, _ := f.Recorded()
 	for _, md := range mds {
 		checkMD(t, md)
 	}
@@ -476,7 +479,7 @@ func TestErrorFormatting(t *testing.T) {
 // message must not get it into the *Error, the logs or the retry hook.
 func TestEchoedTokenRedacted(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	var logs strings.Builder
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -490,7 +493,7 @@ func TestEchoedTokenRedacted(t *testing.T) {
 		hookErrs = append(hookErrs, e.Err.Error())
 		mu.Unlock()
 	}))
-	f.setFail(func(_ string, n int64) error {
+	f.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			return status.Error(codes.ResourceExhausted, "too many calls for token "+testToken)
 		}
@@ -504,7 +507,7 @@ func TestEchoedTokenRedacted(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatal("not an *Error")
 	}
-	if _, err := callStream(ctxT(t), c.Conn(), "s"); !kentik.IsUnauthenticated(err) {
+	if _, err := testserver.CallStream(ctxT(t), c.Conn(), "s"); !kentik.IsUnauthenticated(err) {
 		t.Fatalf("stream err = %v", err)
 	}
 	mu.Lock()
@@ -536,7 +539,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // account, so the default limiter must be the same one.
 func TestSharedLimiterIgnoresEmailCase(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	p, err := ratelimit.Parse("concurrency=1,1/1h")
 	if err != nil {
 		t.Fatal(err)
@@ -551,7 +554,7 @@ func TestSharedLimiterIgnoresEmailCase(t *testing.T) {
 	if _, err := c2.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); !errors.Is(err, ratelimit.ErrLimited) {
 		t.Fatalf("second client of the same account: err = %v, want the shared 1/1h window to refuse", err)
 	}
-	if n := f.calls.Load(); n != 1 {
+	if n := f.Calls(); n != 1 {
 		t.Fatalf("%d calls reached the server in a 1/1h window", n)
 	}
 }
@@ -561,7 +564,7 @@ func TestSharedLimiterIgnoresEmailCase(t *testing.T) {
 // batch job that retries temporary errors must not retry its own cancel.
 func TestCanceledWhileLimitedNotTemporary(t *testing.T) {
 	noEnv(t)
-	f := newFakeServer(t)
+	f := testserver.Start(t, testserver.Config{Token: testToken})
 	p, err := ratelimit.Parse("concurrency=1,1/1h")
 	if err != nil {
 		t.Fatal(err)

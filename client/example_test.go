@@ -3,45 +3,23 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"net"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-// exampleServer is a tiny stand-in for Kentik that knows one interface and
-// one API token.
-type exampleServer struct {
-	ifacev1.UnimplementedInterfaceServiceServer
-}
-
-func (exampleServer) GetInterface(ctx context.Context, req *ifacev1.GetInterfaceRequest) (*ifacev1.GetInterfaceResponse, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if tok := md.Get(kentik.MetadataToken); len(tok) != 1 || tok[0] != "good-token" {
-		return nil, status.Error(codes.Unauthenticated, "invalid email or API token")
-	}
-	if req.GetId() != "42" {
-		return nil, status.Errorf(codes.NotFound, "no interface %q", req.GetId())
-	}
-	return &ifacev1.GetInterfaceResponse{Interface: &ifacev1.Interface{Id: "42", InterfaceDescription: "et-0/0/1 transit"}}, nil
-}
-
+// startExampleServer starts the project's fake of Kentik with 100 interfaces, accepting
+// one email and token.
 func startExampleServer() (addr string, stop func()) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := kentiktest.NewServer(kentiktest.WithInterfaces(100, 1), kentiktest.WithPolicy(ratelimit.Off),
+		kentiktest.WithCredentials(kentik.Credentials{Email: "ops@example.com", Token: "good-token"}))
 	if err != nil {
 		panic(err)
 	}
-	srv := grpc.NewServer()
-	ifacev1.RegisterInterfaceServiceServer(srv, exampleServer{})
-	go func() { _ = srv.Serve(lis) }()
-	return lis.Addr().String(), srv.Stop
+	return srv.GRPCAddr(), srv.Close
 }
 
 func Example() {
@@ -59,14 +37,14 @@ func Example() {
 	}
 	defer c.Close()
 
-	resp, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
+	resp, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1000042"})
 	fmt.Println(resp.GetInterface().GetInterfaceDescription(), err)
 
 	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "7"})
 	fmt.Println(kentik.IsNotFound(err), err)
 	// Output:
-	// et-0/0/1 transit <nil>
-	// true kentik: GetInterface: NotFound: no interface "7"
+	// xe-2/0/7 <nil>
+	// true kentik: GetInterface: NotFound: interface not found: id 7
 }
 
 func ExampleError_unauthenticated() {
@@ -82,10 +60,10 @@ func ExampleError_unauthenticated() {
 	}
 	defer c.Close()
 
-	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
+	_, err = c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1000042"})
 	fmt.Println(kentik.IsUnauthenticated(err))
 	fmt.Println(err)
 	// Output:
 	// true
-	// kentik: GetInterface: Unauthenticated: invalid email or API token (check the email and API token: WithCredentials, or KENTIK_EMAIL and KENTIK_API_TOKEN; a token of the other region is refused too)
+	// kentik: GetInterface: Unauthenticated: kentiktest: invalid credentials: the email and API token do not match the fake's user (check the email and API token: WithCredentials, or KENTIK_EMAIL and KENTIK_API_TOKEN; a token of the other region is refused too)
 }

@@ -17,12 +17,13 @@ import (
 
 	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/internal/testserver"
 )
 
 func TestPerRPCCredentialsOverTLS(t *testing.T) {
-	serverTLS, clientTLS := selfSigned(t)
-	s := startServer(t, serverTLS)
-	cc, err := grpc.NewClient(s.addr,
+	serverTLS, clientTLS := testserver.SelfSigned(t)
+	s := testserver.Start(t, testserver.Config{TLS: serverTLS})
+	cc, err := grpc.NewClient(s.Addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
 		grpc.WithPerRPCCredentials(PerRPCCredentials(testCreds)))
 	if err != nil {
@@ -35,10 +36,10 @@ func TestPerRPCCredentialsOverTLS(t *testing.T) {
 	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, err := recvAll(ctx, cc, "2"); err != nil || len(ids) != 3 {
+	if ids, err := testserver.CallStream(ctx, cc, "2"); err != nil || len(ids) != 3 {
 		t.Fatalf("stream: %v %v", ids, err)
 	}
-	mds, _ := s.recorded()
+	mds, _ := s.Recorded()
 	if len(mds) != 2 {
 		t.Fatalf("server saw %d calls", len(mds))
 	}
@@ -60,15 +61,15 @@ func TestPerRPCCredentialsRequireTLS(t *testing.T) {
 	if InsecurePerRPCCredentials(testCreds).RequireTransportSecurity() {
 		t.Fatal("insecure variant must not")
 	}
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	// grpc itself refuses to build a plaintext connection with them.
-	cc, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	cc, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(PerRPCCredentials(testCreds)))
 	if err == nil {
 		cc.Close()
 		t.Fatal("plaintext connection with secure credentials was accepted")
 	}
-	if s.calls.Load() != 0 {
+	if s.Calls() != 0 {
 		t.Fatal("the server was reached")
 	}
 }
@@ -99,8 +100,8 @@ func TestPerRPCCredentialsMissing(t *testing.T) {
 }
 
 func TestAuthInterceptors(t *testing.T) {
-	s := startServer(t, nil)
-	cc := dial(t, s.addr,
+	s := testserver.Start(t, testserver.Config{})
+	cc := testserver.Dial(t, s.Addr,
 		grpc.WithUnaryInterceptor(AuthUnaryClientInterceptor(testCreds)),
 		grpc.WithStreamInterceptor(AuthStreamClientInterceptor(testCreds)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -110,14 +111,14 @@ func TestAuthInterceptors(t *testing.T) {
 	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := recvAll(ctx, cc, "2"); err != nil {
+	if _, err := testserver.CallStream(ctx, cc, "2"); err != nil {
 		t.Fatal(err)
 	}
 	// The caller's context is untouched.
 	if md, _ := metadata.FromOutgoingContext(ctx); md[kentik.MetadataEmail][0] != "old@example.com" || len(md[kentik.MetadataToken]) != 0 {
 		t.Errorf("caller's metadata was modified: %v", md)
 	}
-	mds, _ := s.recorded()
+	mds, _ := s.Recorded()
 	for _, md := range mds {
 		checkAuthMD(t, md)
 		if md["x-request-id"][0] != "r1" {
@@ -127,17 +128,17 @@ func TestAuthInterceptors(t *testing.T) {
 }
 
 func TestAuthInterceptorMissingCredentials(t *testing.T) {
-	s := startServer(t, nil)
-	cc := dial(t, s.addr, grpc.WithUnaryInterceptor(AuthUnaryClientInterceptor(kentik.Credentials{})),
+	s := testserver.Start(t, testserver.Config{})
+	cc := testserver.Dial(t, s.Addr, grpc.WithUnaryInterceptor(AuthUnaryClientInterceptor(kentik.Credentials{})),
 		grpc.WithStreamInterceptor(AuthStreamClientInterceptor(kentik.Credentials{Email: "x"})))
 	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
 	if !errors.Is(err, kentik.ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("err = %v (%v)", err, status.Code(err))
 	}
-	if _, err := recvAll(context.Background(), cc, "1"); !errors.Is(err, kentik.ErrMissingCredentials) {
+	if _, err := testserver.CallStream(context.Background(), cc, "1"); !errors.Is(err, kentik.ErrMissingCredentials) {
 		t.Fatalf("stream err = %v", err)
 	}
-	if s.calls.Load() != 0 {
+	if s.Calls() != 0 {
 		t.Fatal("server reached")
 	}
 }
@@ -146,18 +147,18 @@ func TestAuthInterceptorMissingCredentials(t *testing.T) {
 // per-RPC credentials fails Unauthenticated, errors.Is finds
 // kentik.ErrMissingCredentials, and nothing reaches the server.
 func TestPerRPCCredentialsMissingThroughGRPC(t *testing.T) {
-	s := startServer(t, nil)
-	cc := dial(t, s.addr, grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(kentik.Credentials{Email: "a@b"})))
+	s := testserver.Start(t, testserver.Config{})
+	cc := testserver.Dial(t, s.Addr, grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(kentik.Credentials{Email: "a@b"})))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "1"})
 	if !errors.Is(err, kentik.ErrMissingCredentials) || status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("err = %v (%v)", err, status.Code(err))
 	}
-	if _, err := recvAll(ctx, cc, "1"); !errors.Is(err, kentik.ErrMissingCredentials) {
+	if _, err := testserver.CallStream(ctx, cc, "1"); !errors.Is(err, kentik.ErrMissingCredentials) {
 		t.Fatalf("stream err = %v", err)
 	}
-	if s.calls.Load() != 0 {
+	if s.Calls() != 0 {
 		t.Fatal("server reached")
 	}
 }

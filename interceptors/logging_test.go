@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/internal/testserver"
 )
 
 type syncBuffer struct {
@@ -33,10 +34,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func loggedConn(t *testing.T, s *testServer, level slog.Level) (*grpc.ClientConn, *syncBuffer) {
+func loggedConn(t *testing.T, s *testserver.Server, level slog.Level) (*grpc.ClientConn, *syncBuffer) {
 	buf := &syncBuffer{}
 	l := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level}))
-	cc := dial(t, s.addr,
+	cc := testserver.Dial(t, s.Addr,
 		grpc.WithChainUnaryInterceptor(LoggingUnaryClientInterceptor(l), RetryUnaryClientInterceptor(fastRetry, nil)),
 		grpc.WithChainStreamInterceptor(LoggingStreamClientInterceptor(l), RetryStreamClientInterceptor(fastRetry, nil)),
 		grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(testCreds)))
@@ -44,8 +45,8 @@ func loggedConn(t *testing.T, s *testServer, level slog.Level) (*grpc.ClientConn
 }
 
 func TestLoggingDebug(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(_ context.Context, n int64) error {
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			return status.Error(codes.Unavailable, "down")
 		}
@@ -56,7 +57,7 @@ func TestLoggingDebug(t *testing.T) {
 	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{Id: secretPayload}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := recvAll(context.Background(), cc, secretPayload); err != nil {
+	if _, err := testserver.CallStream(context.Background(), cc, secretPayload); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -82,7 +83,7 @@ func TestLoggingDebug(t *testing.T) {
 }
 
 func TestLoggingInfoLevelLogsOnlyFailures(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	cc, buf := loggedConn(t, s, slog.LevelInfo)
 	ic := ifacev1.NewInterfaceServiceClient(cc)
 	if _, err := ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
@@ -91,7 +92,7 @@ func TestLoggingInfoLevelLogsOnlyFailures(t *testing.T) {
 	if buf.String() != "" {
 		t.Fatalf("a successful call was logged at Info: %s", buf.String())
 	}
-	s.setFail(func(context.Context, int64) error {
+	s.SetFail(func(context.Context, string, int64) error {
 		time.Sleep(30 * time.Millisecond)
 		return status.Error(codes.NotFound, "no interface 9")
 	})
@@ -111,15 +112,15 @@ func TestLoggingInfoLevelLogsOnlyFailures(t *testing.T) {
 }
 
 func TestLoggingDropsEverything(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(context.Context, int64) error { return status.Error(codes.Internal, "boom") })
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Internal, "boom") })
 	cc, buf := loggedConn(t, s, slog.LevelError+1)
 	_, _ = ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{Id: "1"})
 	if buf.String() != "" {
 		t.Fatalf("logged: %s", buf.String())
 	}
 	// A nil logger is allowed.
-	cc2 := dial(t, s.addr, grpc.WithUnaryInterceptor(LoggingUnaryClientInterceptor(nil)),
+	cc2 := testserver.Dial(t, s.Addr, grpc.WithUnaryInterceptor(LoggingUnaryClientInterceptor(nil)),
 		grpc.WithStreamInterceptor(LoggingStreamClientInterceptor(nil)))
 	if _, err := ifacev1.NewInterfaceServiceClient(cc2).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); status.Code(err) != codes.Internal {
 		t.Fatal(err)

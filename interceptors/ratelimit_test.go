@@ -20,6 +20,7 @@ import (
 
 	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/internal/testserver"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -61,9 +62,9 @@ func retryInfoErr(code codes.Code, d time.Duration) error {
 }
 
 func TestRateLimitUnaryAndStream(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	l := &stubLimiter{}
-	cc := dial(t, s.addr,
+	cc := testserver.Dial(t, s.Addr,
 		grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)),
 		grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
 	ic := ifacev1.NewInterfaceServiceClient(cc)
@@ -78,7 +79,7 @@ func TestRateLimitUnaryAndStream(t *testing.T) {
 	}
 
 	// A stream holds its slot until RecvMsg reports the end.
-	st, err := cc.NewStream(ctx, repeatDesc, repeatMethod)
+	st, err := cc.NewStream(ctx, testserver.StreamDesc, testserver.StreamMethod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestRateLimitUnaryAndStream(t *testing.T) {
 
 	// An abandoned stream gives its slot back when its context is cancelled.
 	sctx, cancel := context.WithCancel(ctx)
-	if _, err := cc.NewStream(sctx, repeatDesc, repeatMethod); err != nil {
+	if _, err := cc.NewStream(sctx, testserver.StreamDesc, testserver.StreamMethod); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -113,7 +114,7 @@ func TestRateLimitUnaryAndStream(t *testing.T) {
 }
 
 func TestRateLimitLimiterError(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	werr := &ratelimit.WaitError{Wait: time.Second, Policy: "admin", Cause: context.DeadlineExceeded}
 	for _, tc := range []struct {
 		err  error
@@ -124,7 +125,7 @@ func TestRateLimitLimiterError(t *testing.T) {
 		{errors.New("store unreachable"), codes.Unknown},
 	} {
 		l := &stubLimiter{err: tc.err}
-		cc := dial(t, s.addr,
+		cc := testserver.Dial(t, s.Addr,
 			grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)),
 			grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
 		_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
@@ -134,26 +135,28 @@ func TestRateLimitLimiterError(t *testing.T) {
 		if kentik.CodeOf(err) != tc.code {
 			t.Errorf("code = %v, want %v", kentik.CodeOf(err), tc.code)
 		}
-		if _, err := recvAll(context.Background(), cc, "x"); err != tc.err {
+		if _, err := testserver.CallStream(context.Background(), cc, "x"); err != tc.err {
 			t.Errorf("stream err = %v", err)
 		}
 	}
-	if s.calls.Load() != 0 {
+	if s.Calls() != 0 {
 		t.Fatal("a refused call reached the server")
 	}
 }
 
 func TestRateLimitPushback(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	l := &stubLimiter{}
-	cc := dial(t, s.addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)))
+	cc := testserver.Dial(t, s.Addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)))
 	ic := ifacev1.NewInterfaceServiceClient(cc)
 
-	s.setFail(func(context.Context, int64) error { return retryInfoErr(codes.ResourceExhausted, 40*time.Millisecond) })
+	s.SetFail(func(context.Context, string, int64) error {
+		return retryInfoErr(codes.ResourceExhausted, 40*time.Millisecond)
+	})
 	if _, err := ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("err = %v", err)
 	}
-	s.setFail(func(ctx context.Context, _ int64) error {
+	s.SetFail(func(ctx context.Context, _ string, _ int64) error {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(pushbackTrailer, "30"))
 		return status.Error(codes.ResourceExhausted, "slow down")
 	})
@@ -161,7 +164,7 @@ func TestRateLimitPushback(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// Other codes carry no pushback.
-	s.setFail(func(context.Context, int64) error { return retryInfoErr(codes.NotFound, time.Second) })
+	s.SetFail(func(context.Context, string, int64) error { return retryInfoErr(codes.NotFound, time.Second) })
 	_, _ = ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
 	if got := l.pushes(); len(got) != 2 || got[0] != 40*time.Millisecond || got[1] != 30*time.Millisecond {
 		t.Fatalf("pushbacks = %v", got)
@@ -169,11 +172,11 @@ func TestRateLimitPushback(t *testing.T) {
 
 	// The interceptor itself holds the next call back, even when the limiter
 	// does nothing with pushback.
-	s.setFail(nil)
+	s.SetFail(nil)
 	off := ratelimit.New(ratelimit.Off)
-	cc2 := dial(t, s.addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(off)))
+	cc2 := testserver.Dial(t, s.Addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(off)))
 	ic2 := ifacev1.NewInterfaceServiceClient(cc2)
-	s.setFail(func(_ context.Context, n int64) error {
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 4 {
 			return retryInfoErr(codes.ResourceExhausted, 150*time.Millisecond)
 		}
@@ -306,7 +309,7 @@ func startCountServer(t *testing.T, fail error) string {
 // then, not when the context ends (never, for context.Background).
 func TestRateLimitClientStreamReleases(t *testing.T) {
 	l := &stubLimiter{}
-	cc := dial(t, startCountServer(t, nil), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
+	cc := testserver.Dial(t, startCountServer(t, nil), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
 	st, err := cc.NewStream(context.Background(), countDesc, countMethod)
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +340,7 @@ func TestRateLimitClientStreamReleases(t *testing.T) {
 // RecvMsg.
 func TestRateLimitStreamSendErrorReleases(t *testing.T) {
 	l := &stubLimiter{}
-	cc := dial(t, startCountServer(t, status.Error(codes.ResourceExhausted, "no")), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
+	cc := testserver.Dial(t, startCountServer(t, status.Error(codes.ResourceExhausted, "no")), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
 	st, err := cc.NewStream(context.Background(), countDesc, countMethod)
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +369,7 @@ func TestRateLimitStreamPanicReleases(t *testing.T) {
 				t.Fatal("the panic was swallowed")
 			}
 		}()
-		_, _ = ic(context.Background(), repeatDesc, nil, repeatMethod, func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+		_, _ = ic(context.Background(), testserver.StreamDesc, nil, testserver.StreamMethod, func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
 			panic("boom")
 		})
 	}()
@@ -397,16 +400,18 @@ func (l *pushSeenLimiter) Acquire(ctx context.Context) (func(), error) {
 // slot back, as a unary call does: otherwise a call waiting for that slot
 // starts in between, before the push-back, and is refused again.
 func TestRateLimitStreamPushbackBeforeRelease(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(context.Context, int64) error { return retryInfoErr(codes.ResourceExhausted, 40*time.Millisecond) })
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(context.Context, string, int64) error {
+		return retryInfoErr(codes.ResourceExhausted, 40*time.Millisecond)
+	})
 	for _, unary := range []bool{true, false} {
 		l := &pushSeenLimiter{}
-		cc := dial(t, s.addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
+		cc := testserver.Dial(t, s.Addr, grpc.WithUnaryInterceptor(RateLimitUnaryClientInterceptor(l)), grpc.WithStreamInterceptor(RateLimitStreamClientInterceptor(l)))
 		var err error
 		if unary {
 			_, err = ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
 		} else {
-			_, err = recvAll(context.Background(), cc, "1")
+			_, err = testserver.CallStream(context.Background(), cc, "1")
 		}
 		if status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("unary %v: err = %v", unary, err)
@@ -421,11 +426,11 @@ func TestRateLimitStreamPushbackBeforeRelease(t *testing.T) {
 // once: not retried, not waited for, and not blamed on the caller's deadline; the
 // account's later calls are held for the limiter's Max only.
 func TestRateLimitPushBackTooLong(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	g := ratelimit.HonourPushBack(ratelimit.New(ratelimit.Off), 100*time.Millisecond)
 	cc, events := retryConn(t, s, fastRetry, g)
 	ic := ifacev1.NewInterfaceServiceClient(cc)
-	s.setFail(func(_ context.Context, n int64) error {
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			return retryInfoErr(codes.ResourceExhausted, 1e9*time.Second)
 		}
@@ -437,8 +442,8 @@ func TestRateLimitPushBackTooLong(t *testing.T) {
 	if !errors.As(err, &pb) || pb.Wait != 1e9*time.Second || pb.Max != 100*time.Millisecond || status.Code(err) != codes.ResourceExhausted || errors.Is(err, ratelimit.ErrLimited) {
 		t.Fatalf("err = %v", err)
 	}
-	if n := len(events()); n != 0 || s.calls.Load() != 1 {
-		t.Fatalf("%d retries, %d calls: a push-back beyond the limit must not be retried", n, s.calls.Load())
+	if n := len(events()); n != 0 || s.Calls() != 1 {
+		t.Fatalf("%d retries, %d calls: a push-back beyond the limit must not be retried", n, s.Calls())
 	}
 	if _, err := ic.GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	"github.com/gokentik/kentik/internal/testserver"
 	"github.com/gokentik/kentik/ratelimit"
 )
 
@@ -24,7 +25,7 @@ var fastRetry = kentik.RetryPolicy{MaxAttempts: 4, Initial: time.Millisecond, Ma
 
 // retryConn dials s with retry outside rate limit outside auth, as the client
 // chains them, and records the retry events.
-func retryConn(t *testing.T, s *testServer, p kentik.RetryPolicy, l ratelimit.Limiter) (*grpc.ClientConn, func() []kentik.RetryEvent) {
+func retryConn(t *testing.T, s *testserver.Server, p kentik.RetryPolicy, l ratelimit.Limiter) (*grpc.ClientConn, func() []kentik.RetryEvent) {
 	var mu sync.Mutex
 	var events []kentik.RetryEvent
 	onRetry := func(e kentik.RetryEvent) {
@@ -32,7 +33,7 @@ func retryConn(t *testing.T, s *testServer, p kentik.RetryPolicy, l ratelimit.Li
 		events = append(events, e)
 		mu.Unlock()
 	}
-	cc := dial(t, s.addr,
+	cc := testserver.Dial(t, s.Addr,
 		grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(p, onRetry), RateLimitUnaryClientInterceptor(l)),
 		grpc.WithChainStreamInterceptor(RetryStreamClientInterceptor(p, onRetry), RateLimitStreamClientInterceptor(l)),
 		grpc.WithPerRPCCredentials(InsecurePerRPCCredentials(testCreds)))
@@ -44,8 +45,8 @@ func retryConn(t *testing.T, s *testServer, p kentik.RetryPolicy, l ratelimit.Li
 }
 
 func TestRetryUnavailableToSuccess(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(_ context.Context, n int64) error {
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n <= 2 {
 			return status.Error(codes.Unavailable, "down")
 		}
@@ -56,7 +57,7 @@ func TestRetryUnavailableToSuccess(t *testing.T) {
 	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{Id: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.calls.Load(); n != 3 {
+	if n := s.Calls(); n != 3 {
 		t.Fatalf("server saw %d attempts, want 3", n)
 	}
 	if l.acquired.Load() != 3 || l.released.Load() != 3 {
@@ -67,56 +68,56 @@ func TestRetryUnavailableToSuccess(t *testing.T) {
 		ev[0].Method != "/kentik.interface.v202108alpha1.InterfaceService/GetInterface" {
 		t.Fatalf("events = %+v", ev)
 	}
-	mds, _ := s.recorded()
+	mds, _ := s.Recorded()
 	for _, md := range mds {
 		checkAuthMD(t, md)
 	}
 }
 
 func TestRetryBounded(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Unavailable, "down") })
 	cc, _ := retryConn(t, s, fastRetry, nil)
 	_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-	if status.Code(err) != codes.Unavailable || s.calls.Load() != 4 {
-		t.Fatalf("err %v after %d attempts, want Unavailable after 4", err, s.calls.Load())
+	if status.Code(err) != codes.Unavailable || s.Calls() != 4 {
+		t.Fatalf("err %v after %d attempts, want Unavailable after 4", err, s.Calls())
 	}
 }
 
 func TestRetryNotRetried(t *testing.T) {
 	for _, c := range []codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument, codes.NotFound, codes.Internal, codes.FailedPrecondition} {
-		s := startServer(t, nil)
-		s.setFail(func(context.Context, int64) error { return status.Error(c, "no") })
+		s := testserver.Start(t, testserver.Config{})
+		s.SetFail(func(context.Context, string, int64) error { return status.Error(c, "no") })
 		cc, _ := retryConn(t, s, fastRetry, nil)
 		_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-		if status.Code(err) != c || s.calls.Load() != 1 {
-			t.Errorf("%v: err %v after %d attempts, want 1", c, err, s.calls.Load())
+		if status.Code(err) != c || s.Calls() != 1 {
+			t.Errorf("%v: err %v after %d attempts, want 1", c, err, s.Calls())
 		}
 	}
 }
 
 func TestRetryCreateOnlyOnResourceExhausted(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	cc, _ := retryConn(t, s, fastRetry, nil)
 	ic := ifacev1.NewInterfaceServiceClient(cc)
-	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
-	if _, err := ic.CreateInterface(context.Background(), &ifacev1.CreateInterfaceRequest{}); status.Code(err) != codes.Unavailable || s.calls.Load() != 1 {
-		t.Fatalf("Create on UNAVAILABLE: %v after %d attempts, want 1", err, s.calls.Load())
+	s.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Unavailable, "down") })
+	if _, err := ic.CreateInterface(context.Background(), &ifacev1.CreateInterfaceRequest{}); status.Code(err) != codes.Unavailable || s.Calls() != 1 {
+		t.Fatalf("Create on UNAVAILABLE: %v after %d attempts, want 1", err, s.Calls())
 	}
-	s.setFail(func(_ context.Context, n int64) error {
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 2 {
 			return status.Error(codes.ResourceExhausted, "slow down")
 		}
 		return nil
 	})
-	if _, err := ic.CreateInterface(context.Background(), &ifacev1.CreateInterfaceRequest{}); err != nil || s.calls.Load() != 3 {
-		t.Fatalf("Create on RESOURCE_EXHAUSTED: %v after %d calls in all, want 3", err, s.calls.Load())
+	if _, err := ic.CreateInterface(context.Background(), &ifacev1.CreateInterfaceRequest{}); err != nil || s.Calls() != 3 {
+		t.Fatalf("Create on RESOURCE_EXHAUSTED: %v after %d calls in all, want 3", err, s.Calls())
 	}
 }
 
 func TestRetryHonoursRetryInfo(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(_ context.Context, n int64) error {
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			return retryInfoErr(codes.ResourceExhausted, 200*time.Millisecond)
 		}
@@ -126,7 +127,7 @@ func TestRetryHonoursRetryInfo(t *testing.T) {
 	if _, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	_, at := s.recorded()
+	_, at := s.Recorded()
 	if len(at) != 2 {
 		t.Fatalf("%d attempts", len(at))
 	}
@@ -136,8 +137,8 @@ func TestRetryHonoursRetryInfo(t *testing.T) {
 }
 
 func TestRetryDeadline(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Unavailable, "down") })
 	cc, _ := retryConn(t, s, kentik.RetryPolicy{MaxAttempts: 10, Initial: time.Second, Max: time.Second, Jitter: -1}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -149,55 +150,53 @@ func TestRetryDeadline(t *testing.T) {
 }
 
 func TestRetryLimiterErrorNotRetried(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	storeErr := errors.New("quota store says no")
 	for _, lerr := range []error{storeErr, &ratelimit.WaitError{Policy: "admin", Cause: context.DeadlineExceeded}} {
 		l := &stubLimiter{err: lerr}
 		cc, events := retryConn(t, s, fastRetry, l)
 		_, err := ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-		if err != lerr || len(events()) != 0 || s.calls.Load() != 0 {
-			t.Fatalf("err %v, %d retries, %d calls sent", err, len(events()), s.calls.Load())
+		if err != lerr || len(events()) != 0 || s.Calls() != 0 {
+			t.Fatalf("err %v, %d retries, %d calls sent", err, len(events()), s.Calls())
 		}
 	}
 }
 
 func TestRetryDisabled(t *testing.T) {
-	s := startServer(t, nil)
-	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
+	s := testserver.Start(t, testserver.Config{})
+	s.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Unavailable, "down") })
 	cc, _ := retryConn(t, s, kentik.NoRetry, nil)
 	_, _ = ifacev1.NewInterfaceServiceClient(cc).GetInterface(context.Background(), &ifacev1.GetInterfaceRequest{})
-	if s.calls.Load() != 1 {
-		t.Fatalf("%d attempts with kentik.NoRetry", s.calls.Load())
+	if s.Calls() != 1 {
+		t.Fatalf("%d attempts with kentik.NoRetry", s.Calls())
 	}
 }
 
 func TestRetryStream(t *testing.T) {
-	s := startServer(t, nil)
+	s := testserver.Start(t, testserver.Config{})
 	cc, _ := retryConn(t, s, fastRetry, &stubLimiter{})
 	// Fails before any message: retried, metadata on every attempt.
-	s.setFail(func(_ context.Context, n int64) error {
+	s.SetFail(func(_ context.Context, _ string, n int64) error {
 		if n == 1 {
 			return status.Error(codes.Unavailable, "down")
 		}
 		return nil
 	})
-	ids, err := recvAll(context.Background(), cc, "a")
-	if err != nil || len(ids) != 3 || s.calls.Load() != 2 {
-		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.calls.Load())
+	ids, err := testserver.CallStream(context.Background(), cc, "a")
+	if err != nil || len(ids) != 3 || s.Calls() != 2 {
+		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.Calls())
 	}
-	mds, _ := s.recorded()
+	mds, _ := s.Recorded()
 	for _, md := range mds {
 		checkAuthMD(t, md)
 	}
 	// Fails after a message was received: not restarted (no duplicates).
-	s.mu.Lock()
-	s.streamBeforeFail = 1
-	s.mu.Unlock()
-	s.setFail(func(context.Context, int64) error { return status.Error(codes.Unavailable, "down") })
-	before := s.calls.Load()
-	ids, err = recvAll(context.Background(), cc, "b")
-	if status.Code(err) != codes.Unavailable || len(ids) != 1 || s.calls.Load() != before+1 {
-		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.calls.Load()-before)
+	s.SetStreamBeforeFail(1)
+	s.SetFail(func(context.Context, string, int64) error { return status.Error(codes.Unavailable, "down") })
+	before := s.Calls()
+	ids, err = testserver.CallStream(context.Background(), cc, "b")
+	if status.Code(err) != codes.Unavailable || len(ids) != 1 || s.Calls() != before+1 {
+		t.Fatalf("ids %v err %v after %d attempts", ids, err, s.Calls()-before)
 	}
 }
 
@@ -273,7 +272,7 @@ func rstServer(t *testing.T) (string, *atomic.Int64) {
 // Create must not be repeated then; a Get still is.
 func TestRetryCreateNotOnStreamReset(t *testing.T) {
 	addr, n := rstServer(t)
-	cc := dial(t, addr, grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(fastRetry, nil)))
+	cc := testserver.Dial(t, addr, grpc.WithChainUnaryInterceptor(RetryUnaryClientInterceptor(fastRetry, nil)))
 	ic := ifacev1.NewInterfaceServiceClient(cc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
