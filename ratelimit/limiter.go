@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Limiter is what clients consult before each attempt. Implementations must
@@ -411,28 +412,97 @@ func AccountKey(place, email, class string) string {
 }
 
 // Shared returns the process-wide limiter for an account key (see AccountKey) and
-// policy: every caller with the same key
-// and a policy that limits clients alike (the same concurrency cap and hard
-// windows, whatever the policy's name, soft limits or order of windows) gets
-// the same Limiter, so all clients of one account in a process share it.
-// Safe for concurrent use. Limiters made by Shared live as long as the
-// process.
+// policy: every caller with the same key and a policy that limits clients alike (the
+// same concurrency cap and hard windows, whatever the policy's name, soft limits or
+// order of windows) gets the same Limiter, so all clients of one account in a process
+// share it. Safe for concurrent use.
+//
+// A shared limiter is freed once no caller holds it any more and it remembers nothing a
+// new one would not (no call in flight or waiting, no push-back pending, every window
+// empty), so a process that makes clients for many accounts over time keeps only the
+// limiters that still matter.
 func Shared(key string, p Policy) Limiter {
 	k := sharedKey{key: key, policy: clientKey(p)}
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if l, ok := sharedLimiters[k]; ok {
-		return l
+	e, ok := sharedLimiters[k]
+	if ok {
+		if h := e.handle.Value(); h != nil {
+			return h
+		}
+	} else {
+		if len(sharedLimiters) >= sharedSweepAt {
+			sweepShared()
+		}
+		e = &sharedEntry{l: New(p)}
+		sharedLimiters[k] = e
 	}
-	l := New(p)
-	sharedLimiters[k] = l
-	return l
+	// A handle of its own, whose life says whether anyone still holds the limiter: the
+	// map keeps the limiter's state, weakly its handle.
+	h := &sharedLimiter{Limiter: e.l}
+	h.pusher, _ = e.l.(Pusher)
+	e.handle = weak.Make(h)
+	return h
 }
+
+// sweepShared forgets the shared limiters no one holds that remember nothing. sharedMu
+// held.
+func sweepShared() {
+	for k, e := range sharedLimiters {
+		if e.handle.Value() == nil && idle(e.l) {
+			delete(sharedLimiters, k)
+		}
+	}
+	sharedSweepAt = max(minSharedSweep, 2*len(sharedLimiters))
+}
+
+// minSharedSweep is how many shared limiters a process keeps before it first looks for
+// ones to free.
+const minSharedSweep = 64
 
 var (
 	sharedMu       sync.Mutex
-	sharedLimiters = map[sharedKey]Limiter{}
+	sharedLimiters = map[sharedKey]*sharedEntry{}
+	sharedSweepAt  = minSharedSweep
 )
+
+type sharedEntry struct {
+	l      Limiter
+	handle weak.Pointer[sharedLimiter]
+}
+
+// sharedLimiter is what Shared hands out: the shared limiter, and push-back for it.
+type sharedLimiter struct {
+	Limiter
+	pusher Pusher
+}
+
+// PushBack implements Pusher when the shared limiter does.
+func (s *sharedLimiter) PushBack(d time.Duration) {
+	if s.pusher != nil {
+		s.pusher.PushBack(d)
+	}
+}
+
+// idle reports whether l holds no state a new limiter of its policy would lack.
+func idle(l Limiter) bool {
+	rl, ok := l.(*limiter)
+	if !ok {
+		return true // off and invalid limiters keep no state
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	now := rl.now()
+	if rl.inflight > 0 || rl.head != nil || rl.notBefore > now {
+		return false
+	}
+	for i := range rl.wins {
+		if rl.wins[i].count(now) > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 type sharedKey struct{ key, policy string }
 

@@ -3,8 +3,10 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -812,4 +814,76 @@ func TestSharedEquivalentPolicies(t *testing.T) {
 	if c := Shared(key, mustParse(t, "concurrency=2,60/1m,3750/1h")); a == c {
 		t.Error("a different concurrency: same limiter")
 	}
+}
+
+// Shared limiters no one holds and that remember nothing are freed: a process that makes
+// clients for 100k accounts over time does not keep 100k limiters (46 MB before).
+func TestSharedFreesUnheld(t *testing.T) {
+	count := func(prefix string) int {
+		sharedMu.Lock()
+		defer sharedMu.Unlock()
+		n := 0
+		for k := range sharedLimiters {
+			if strings.HasPrefix(k.key, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 100_000 {
+		// A client made, used (its window empties at once) and dropped.
+		rel, err := Shared(fmt.Sprintf("us|idle%d@example.com|v6-admin", i), mustParse(t, "concurrency=1,5/1ns")).Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel()
+		if i%1000 == 999 {
+			runtime.GC()
+		}
+	}
+	n := count("us|idle")
+	if n > 4096 {
+		t.Fatalf("%d idle, unheld shared limiters kept", n)
+	}
+	t.Logf("%d of 100000 idle, unheld shared limiters kept", n)
+	// Limiters whose hour's window still remembers a call stay, held or not.
+	for i := range 2000 {
+		rel, err := Shared(fmt.Sprintf("us|busy%d@example.com|v6-admin", i), Admin).Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel()
+		if i%100 == 99 {
+			runtime.GC()
+		}
+	}
+	if n := count("us|busy"); n != 2000 {
+		t.Fatalf("%d of 2000 limiters with recent calls kept", n)
+	}
+}
+
+// A limiter no one holds but that remembers calls is not forgotten: the next client of
+// the account gets its state, so the account's window is not reset by a client's end.
+func TestSharedKeepsStateWhenUnheld(t *testing.T) {
+	p := mustParse(t, "1/1h")
+	key := "us|state@example.com|v6-admin"
+	held := Shared(key, p)
+	rel, err := held.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel()
+	held = nil
+	runtime.GC()
+	for i := range 3 * minSharedSweep {
+		Shared(fmt.Sprintf("us|filler%d@example.com|v6-admin", i), Off)
+	}
+	runtime.GC()
+	Shared("us|trigger3@example.com|v6-admin", Off)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := Shared(key, p).Acquire(ctx); !errors.Is(err, ErrLimited) {
+		t.Fatalf("a new client of the account was admitted (%v): the hour's window was forgotten", err)
+	}
+	_ = held
 }
