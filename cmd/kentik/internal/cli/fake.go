@@ -89,7 +89,9 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 	if o.interfaces < 0 || o.interfaces > maxFakeInterfaces {
 		return usagef("--interfaces %d: want 0 to %d", o.interfaces, maxFakeInterfaces)
 	}
-	customCreds := g.Email != "" && g.Token != ""
+	// The built-in token is public (it is in this program and its docs): whether it came
+	// from a flag, the environment or nowhere, it must not guard a fake others can reach.
+	customCreds := g.Email != "" && g.Token != "" && g.Token != kentiktest.DefaultToken
 	if o.listenAny && !customCreds {
 		return usagef("--listen-any needs your own --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN): the fake's built-in token is public")
 	}

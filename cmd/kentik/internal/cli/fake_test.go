@@ -168,6 +168,29 @@ func TestFakeListenAnyWithOwnCredentials(t *testing.T) {
 	}
 }
 
+// The fake's public token never guards a fake that listens beyond loopback, wherever it
+// comes from.
+func TestFakeListenAnyRefusesBuiltInToken(t *testing.T) {
+	base := []string{"fake", "--listen-any", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interfaces", "0"}
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"flags":       {[]string{"--email", "me@example.com", "--token", "kentiktest-token"}, nil},
+		"environment": {nil, map[string]string{"KENTIK_EMAIL": "me@example.com", "KENTIK_API_TOKEN": "kentiktest-token"}},
+		"sdk names":   {nil, map[string]string{"KTAPI_AUTH_EMAIL": "me@example.com", "KTAPI_AUTH_TOKEN": " kentiktest-token "}},
+		"none":        {nil, nil},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // a fake that starts stops at once
+		var out, errOut bytes.Buffer
+		code := run(ctx, append(tc.args, base...), strings.NewReader(""), &out, &errOut, func(k string) string { return tc.env[k] })
+		if code != ExitUsage || !strings.Contains(errOut.String(), "--listen-any") {
+			t.Errorf("%s: exit %d: %s", name, code, errOut.String())
+		}
+	}
+}
+
 func TestFakeDialable(t *testing.T) {
 	for in, want := range map[string]string{
 		"0.0.0.0:9090":   "127.0.0.1:9090",
