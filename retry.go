@@ -164,16 +164,6 @@ func IdempotentHTTPMethod(method string) bool {
 	return false
 }
 
-// IdempotentMethod reports whether a v6 gRPC method ("/pkg.Service/Method") may be
-// repeated after it may have reached Kentik. Every method is, except those whose name
-// starts with "Create": for InterfaceService, ManualClassify and UpdateInterface set a
-// state, Get and List read, Delete of a deleted interface changes nothing, and
-// CreateInterface makes a new interface each time.
-func IdempotentMethod(fullMethod string) bool {
-	name := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
-	return !strings.HasPrefix(name, "Create")
-}
-
 // IsMessageSizeError recognises the RESOURCE_EXHAUSTED messages grpc-go makes when a
 // message exceeds a size limit. grpc-go gives those errors no type of their own, so
 // their text is all there is to go on.
