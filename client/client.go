@@ -17,10 +17,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,25 +37,27 @@ import (
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-// Client is a connection to Kentik's v6 gRPC APIs. It is safe for concurrent
-// use; make one per account and share it.
+// Client is a connection to Kentik's v6 gRPC APIs, every public service of them: it
+// routes each call to the host that serves its service. It is safe for concurrent use;
+// make one per account and share it.
 type Client struct {
 	conn     grpc.ClientConnInterface
-	owned    *grpc.ClientConn // nil with WithConn
+	router   *router // nil with WithConn
 	ifaces   ifacev1.InterfaceServiceClient
 	region   string
 	endpoint string
-	limiter  ratelimit.Limiter
+	limiter  *ratelimit.PushBackLimiter
 	closed   sync.Once
 	closeErr error
 }
 
 // New builds a Client. It checks everything it can before any connection is
 // attempted: the region, the credentials (errors.Is(err,
-// kentik.ErrMissingCredentials) when missing), the rate-limit policy and that
-// plaintext goes only to a loopback endpoint (kentik.ErrPlaintextNotLoopback).
-// The connection itself is made lazily, on the first call (grpc.NewClient): ctx
-// bounds New's own work only, and New fails with ctx's error if it is done.
+// kentik.ErrMissingCredentials) when missing), the rate-limit policies and that
+// plaintext goes only to loopback endpoints (kentik.ErrPlaintextNotLoopback).
+// Connections are made lazily, one per host on the first call that needs it
+// (grpc.NewClient): ctx bounds New's own work only, and New fails with ctx's
+// error if it is done.
 //
 // Settings the options leave unset are read from the environment, with the
 // precedence kentik.Settings documents: KENTIK_EMAIL and KENTIK_API_TOKEN (then
@@ -72,44 +76,55 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoint := resolved.GRPCEndpoint
+	// An endpoint other than the region's sends every service there (a fake, a proxy);
+	// the region's own endpoint leaves each service to its host.
+	all := resolved.GRPCEndpoint
+	if all == region.GRPCEndpoint() {
+		all = ""
+	}
+	endpoint := cmp.Or(all, region.GRPCEndpoint())
 	creds, haveCreds, err := s.checkCredentials(resolved.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	if s.conn == nil && s.plaintext && !kentik.IsLoopback(endpoint) {
-		return nil, fmt.Errorf("%w (endpoint %q)", kentik.ErrPlaintextNotLoopback, endpoint)
+	if s.conn == nil && s.plaintext {
+		if err := checkPlaintext(all, s.hostEndpoints); err != nil {
+			return nil, err
+		}
 	}
 	rp := kentik.DefaultRetryPolicy
 	if s.retry != nil {
 		rp = s.retry.WithDefaults()
 	}
-	limiter := s.limiter
-	if limiter == nil {
-		p := ratelimit.Admin
-		if s.policy != nil {
-			p = *s.policy
-		}
-		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("kentik: rate-limit policy: %w", err)
-		}
-		limiter = ratelimit.Shared(ratelimit.AccountKey(endpoint, creds.Email, "v6-admin"), p)
+	// Kentik counts an account's calls whatever host serves them: one limiter per
+	// account and class, wherever the calls go (the region, or the one endpoint that
+	// replaces it).
+	place := cmp.Or(all, region.String())
+	gate, err := s.limiterFor(place, creds.Email, "v6-admin", s.limiter, s.policy, rp)
+	if err != nil {
+		return nil, err
 	}
-	// One push-back state for unary and stream calls, capped as the retry policy says.
-	gate := ratelimit.HonourPushBack(limiter, rp.MaxPushBack)
+	rateUnary, rateStream := interceptors.RateLimitUnaryClientInterceptor(gate), interceptors.RateLimitStreamClientInterceptor(gate)
+	if len(s.classes) > 0 {
+		pick, err := s.classLimiters(place, creds.Email, gate, rp)
+		if err != nil {
+			return nil, err
+		}
+		rateUnary, rateStream = interceptors.RateLimitUnaryClientInterceptorFor(pick), interceptors.RateLimitStreamClientInterceptorFor(pick)
+	}
 	onRetry := s.onRetryHook()
 
 	// Typed errors and logging share the outermost interceptor: one link
-	// less in grpc's chain is one closure less per call.
+	// less in the chain is one closure less per call.
 	unary := []grpc.UnaryClientInterceptor{
 		errorUnaryInterceptor(interceptors.LoggingUnaryClientInterceptor(s.logger)),
 		interceptors.RetryUnaryClientInterceptor(rp, onRetry),
-		interceptors.RateLimitUnaryClientInterceptor(gate),
+		rateUnary,
 	}
 	stream := []grpc.StreamClientInterceptor{
 		errorStreamInterceptor(interceptors.LoggingStreamClientInterceptor(s.logger)),
 		interceptors.RetryStreamClientInterceptor(rp, onRetry),
-		interceptors.RateLimitStreamClientInterceptor(gate),
+		rateStream,
 	}
 	if haveCreds {
 		// Innermost, so that the retry hooks, the logs and the *Error all see
@@ -126,17 +141,93 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		}
 		c.conn = newChainedConn(s.conn, unary, stream)
 	} else {
-		cc, err := grpc.NewClient(endpoint, s.dialOptions(endpoint, creds, unary, stream)...)
-		if err != nil {
-			return nil, fmt.Errorf("kentik: connect to %s: %w", endpoint, err)
+		c.router = &router{
+			region:    region,
+			all:       all,
+			overrides: s.hostEndpoints,
+			conns:     map[string]*grpc.ClientConn{},
+			dial: func(target string) (*grpc.ClientConn, error) {
+				return grpc.NewClient(target, s.dialOptions(target, creds)...)
+			},
 		}
-		c.conn, c.owned = cc, cc
+		// One chain of interceptors above the router, whatever host a call goes to.
+		c.conn = newChainedConn(c.router, unary, stream)
 	}
 	c.ifaces = ifacev1.NewInterfaceServiceClient(c.conn)
 	return c, nil
 }
 
-func (s *settings) dialOptions(endpoint string, creds kentik.Credentials, unary []grpc.UnaryClientInterceptor, stream []grpc.StreamClientInterceptor) []grpc.DialOption {
+// checkPlaintext refuses plaintext unless every target a call may go to is a loopback
+// address: the one endpoint for all hosts, and each host's own.
+func checkPlaintext(all string, hosts map[string]string) error {
+	if all == "" {
+		return fmt.Errorf("%w (Kentik's own endpoints need TLS; WithEndpoint names a local one)", kentik.ErrPlaintextNotLoopback)
+	}
+	if !kentik.IsLoopback(all) {
+		return fmt.Errorf("%w (endpoint %q)", kentik.ErrPlaintextNotLoopback, all)
+	}
+	for h, t := range hosts {
+		if !kentik.IsLoopback(t) {
+			return fmt.Errorf("%w (endpoint %q for %s)", kentik.ErrPlaintextNotLoopback, t, h)
+		}
+	}
+	return nil
+}
+
+// limiterFor returns the push-back wrapper of the limiter of one class: l when given,
+// else the shared limiter of the account's class under p (ratelimit.Admin when nil).
+func (s *settings) limiterFor(place, email, class string, l ratelimit.Limiter, p *ratelimit.Policy, rp kentik.RetryPolicy) (*ratelimit.PushBackLimiter, error) {
+	if l == nil {
+		pol := ratelimit.Admin
+		if p != nil {
+			pol = *p
+		}
+		if err := pol.Validate(); err != nil {
+			return nil, fmt.Errorf("kentik: rate-limit policy of class %s: %w", class, err)
+		}
+		l = ratelimit.Shared(ratelimit.AccountKey(place, email, class), pol)
+	}
+	return ratelimit.HonourPushBack(l, rp.MaxPushBack), nil
+}
+
+// classLimiters returns the limiter chooser for WithLimitClass: the most specific
+// pattern matching a method (method, then service, then package) names its class; other
+// methods go to def.
+func (s *settings) classLimiters(place, email string, def *ratelimit.PushBackLimiter, rp kentik.RetryPolicy) (func(string) ratelimit.Limiter, error) {
+	byPattern := map[string]*ratelimit.PushBackLimiter{}
+	for _, lc := range s.classes {
+		if lc.name == "" || lc.name == "admin" {
+			return nil, fmt.Errorf("kentik: WithLimitClass: class name %q: want a name other than admin, the default class", lc.name)
+		}
+		p := lc.policy
+		g, err := s.limiterFor(place, email, "v6-"+lc.name, nil, &p, rp)
+		if err != nil {
+			return nil, err
+		}
+		for _, pat := range lc.patterns {
+			byPattern[strings.Trim(pat, "/ ")] = g
+		}
+	}
+	var cache sync.Map
+	return func(method string) ratelimit.Limiter {
+		if g, ok := cache.Load(method); ok {
+			return g.(*ratelimit.PushBackLimiter)
+		}
+		g := def
+		svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+		pkg := svc[:max(strings.LastIndexByte(svc, '.'), 0)]
+		for _, k := range []string{strings.TrimPrefix(method, "/"), svc, pkg} {
+			if cg, ok := byPattern[k]; ok {
+				g = cg
+				break
+			}
+		}
+		cache.Store(method, g)
+		return g
+	}, nil
+}
+
+func (s *settings) dialOptions(endpoint string, creds kentik.Credentials) []grpc.DialOption {
 	ua := kentik.UserAgent
 	if s.userAgent != "" {
 		ua += " " + s.userAgent
@@ -160,8 +251,6 @@ func (s *settings) dialOptions(endpoint string, creds kentik.Credentials, unary 
 		// grpc's transparent retry of requests that never left the client stays.
 		grpc.WithDisableServiceConfig(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecv)),
-		grpc.WithChainUnaryInterceptor(unary...),
-		grpc.WithChainStreamInterceptor(stream...),
 	}
 	if kentik.IsLoopback(endpoint) {
 		// Go's proxy rules (which grpc follows) skip only the lower-case
@@ -217,25 +306,42 @@ func (s *settings) onRetryHook() func(kentik.RetryEvent) {
 // Interfaces returns the client of Kentik's InterfaceService (v202108alpha1).
 func (c *Client) Interfaces() ifacev1.InterfaceServiceClient { return c.ifaces }
 
-// Conn returns the connection with the client's interceptors, for building
-// other generated service clients that share them (and the rate limit).
+// Conn returns the connection every call of the client goes through, for any
+// generated service client of package gen: devicev.NewDeviceServiceClient(c.Conn()).
+// Each call is routed to the host that serves its service (its
+// google.api.default_host in the client's region, unless WithEndpoint or
+// WithHostEndpoint say otherwise), carries the credentials, and shares the
+// account's limiter and retries with every other call. A method whose service
+// is not in the program's schema (its generated package not imported, or not a
+// Kentik method) fails with an error wrapping kentik.ErrUnknownMethod.
 func (c *Client) Conn() grpc.ClientConnInterface { return c.conn }
 
 // Region returns "us" or "eu".
 func (c *Client) Region() string { return c.region }
 
-// Endpoint returns the gRPC target the client talks to.
+// Endpoint returns the gRPC target of the region's default host
+// (grpc.api.kentik.com:443), or the one endpoint WithEndpoint sends every call to.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// Limiter returns the limiter every call goes through.
+// Targets returns the targets the client has connected to so far, one per host
+// its calls needed.
+func (c *Client) Targets() []string {
+	if c.router == nil {
+		return nil
+	}
+	return c.router.targets()
+}
+
+// Limiter returns the limiter of the account's default class, which every call goes
+// through unless WithLimitClass puts it in another.
 func (c *Client) Limiter() ratelimit.Limiter { return c.limiter }
 
 // Close closes the connection the client dialled (not one given with
 // WithConn). Calls in flight fail; calling Close again returns the first result.
 func (c *Client) Close() error {
 	c.closed.Do(func() {
-		if c.owned != nil {
-			c.closeErr = c.owned.Close()
+		if c.router != nil {
+			c.closeErr = c.router.close()
 		}
 	})
 	return c.closeErr

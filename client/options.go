@@ -36,6 +36,15 @@ type settings struct {
 	conn       grpc.ClientConnInterface
 	getenv     func(string) string
 	maxRecvMsg int
+
+	hostEndpoints map[string]string
+	classes       []limitClass
+}
+
+type limitClass struct {
+	name     string
+	policy   ratelimit.Policy
+	patterns []string
 }
 
 // WithRegion picks Kentik's region: "us" (grpc.api.kentik.com:443, the default)
@@ -46,9 +55,11 @@ func WithRegion(region string) Option {
 	return optionFunc(func(s *settings) { s.region = region })
 }
 
-// WithEndpoint sets the gRPC endpoint as HOST:PORT (or any grpc target such as
-// "dns:///host:port"), overriding the region's. Without it New reads
-// KENTIK_GRPC_ENDPOINT.
+// WithEndpoint sends every call, whatever host serves its service, to one gRPC
+// endpoint, HOST:PORT (or any grpc target such as "dns:///host:port"): a local
+// fake, or a proxy of your own. Without it New reads KENTIK_GRPC_ENDPOINT. The
+// region's own endpoint (grpc.api.kentik.com:443) leaves each service to its
+// host.
 func WithEndpoint(hostPort string) Option {
 	return optionFunc(func(s *settings) { s.endpoint = hostPort })
 }
@@ -58,6 +69,37 @@ func WithEndpoint(hostPort string) Option {
 // KTAPI_AUTH_EMAIL and KTAPI_AUTH_TOKEN (see kentik.Settings).
 func WithCredentials(c kentik.Credentials) Option {
 	return optionFunc(func(s *settings) { s.creds = c })
+}
+
+// WithHostEndpoint sends the calls of the services Kentik serves on host (its US
+// name as google.api.default_host gives it: "mkp.api.kentik.com") to target
+// instead, HOST:PORT or any grpc target; it wins over WithEndpoint for that host.
+func WithHostEndpoint(host, target string) Option {
+	return optionFunc(func(s *settings) {
+		if s.hostEndpoints == nil {
+			s.hostEndpoints = map[string]string{}
+		}
+		s.hostEndpoints[host] = target
+	})
+}
+
+// WithLimitClass counts the calls of the methods matched by patterns in a limit class
+// of their own, under policy p, apart from the default class (WithRateLimit's policy,
+// ratelimit.Admin by default). A pattern is a package ("kentik.synthetics.v202309"), a
+// service ("kentik.synthetics.v202309.SyntheticsDataService") or a method
+// ("/kentik.synthetics.v202309.SyntheticsDataService/GetResultsForTests"); the most
+// specific one that matches wins. Like the default class's, a class's limiter is shared
+// by every client of the account in the process.
+//
+// Kentik publishes no limits for v6 and counts per customer, so by default every v6
+// call of an account shares the admin row. Use this when you know your account's
+// limits, e.g. to apply the query row (ratelimit.Query) to data services:
+//
+//	client.WithLimitClass("query", ratelimit.Query, "kentik.synthetics.v202309.SyntheticsDataService")
+func WithLimitClass(class string, p ratelimit.Policy, patterns ...string) Option {
+	return optionFunc(func(s *settings) {
+		s.classes = append(s.classes, limitClass{name: class, policy: p, patterns: patterns})
+	})
 }
 
 // WithTLSConfig sets the TLS configuration (it is cloned). The default is the

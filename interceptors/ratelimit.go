@@ -42,7 +42,26 @@ const pushbackTrailer = "grpc-retry-pushback-ms"
 // A nil l limits nothing but still honours server push-back.
 func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterceptor {
 	g := honourPushBack(l)
+	return rateLimitUnary(func(string) *ratelimit.PushBackLimiter { return g })
+}
+
+// RateLimitUnaryClientInterceptorFor is RateLimitUnaryClientInterceptor with a limiter
+// chosen per call by its full method name, for methods counted in different limit
+// classes. limiterFor must return the same limiter for the same class every time (a
+// *ratelimit.PushBackLimiter made once is used as it is; anything else is wrapped anew
+// on every call, and forgets push-back between calls).
+func RateLimitUnaryClientInterceptorFor(limiterFor func(fullMethod string) ratelimit.Limiter) grpc.UnaryClientInterceptor {
+	return rateLimitUnary(func(m string) *ratelimit.PushBackLimiter { return honourPushBack(limiterFor(m)) })
+}
+
+// RateLimitStreamClientInterceptorFor is RateLimitUnaryClientInterceptorFor for streams.
+func RateLimitStreamClientInterceptorFor(limiterFor func(fullMethod string) ratelimit.Limiter) grpc.StreamClientInterceptor {
+	return rateLimitStream(func(m string) *ratelimit.PushBackLimiter { return honourPushBack(limiterFor(m)) })
+}
+
+func rateLimitUnary(gateFor func(string) *ratelimit.PushBackLimiter) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		g := gateFor(method)
 		release, err := g.Acquire(ctx)
 		if err != nil {
 			return err
@@ -73,7 +92,12 @@ func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterc
 // context is done.
 func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInterceptor {
 	g := honourPushBack(l)
+	return rateLimitStream(func(string) *ratelimit.PushBackLimiter { return g })
+}
+
+func rateLimitStream(gateFor func(string) *ratelimit.PushBackLimiter) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		g := gateFor(method)
 		release, err := g.Acquire(ctx)
 		if err != nil {
 			return nil, err
