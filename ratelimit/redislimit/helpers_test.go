@@ -121,3 +121,7 @@ func keysOf(t testing.TB, rdb *redis.Client, l *Limiter) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+type ratelimitPolicy = ratelimit.Policy
+
+func parseRatelimit(s string) (ratelimit.Policy, error) { return ratelimit.Parse(s) }

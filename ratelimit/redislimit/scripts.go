@@ -144,7 +144,11 @@ if wait == 0 and not full and ahead == 0 then
     redis.call('ZREM', KEYS[3], id)
     redis.call('ZREM', KEYS[4], id)
   end
-  wake_head(chan)
+  -- The next in line may go too if a slot is left (when the windows are
+  -- full, the timer its last run set wakes it).
+  if conc == 0 or redis.call('ZCARD', KEYS[2]) < conc then
+    wake_head(chan)
+  end
   return {1, ep, now}
 end
 
