@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"sort"
 	"sync"
 	"testing"
@@ -125,3 +126,25 @@ func keysOf(t testing.TB, rdb *redis.Client, l *Limiter) []string {
 type ratelimitPolicy = ratelimit.Policy
 
 func parseRatelimit(s string) (ratelimit.Policy, error) { return ratelimit.Parse(s) }
+
+func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+// newNowhereClient is a client of a loopback port nothing listens on.
+func newNowhereClient(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// closedAddr is a loopback address on which nothing listens (a port just freed).
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

@@ -254,14 +254,9 @@ func (l *Limiter) acquireShared(ctx context.Context) (func(), error) {
 		queued = true
 		l.adopt(r.epoch)
 		if !live {
-			// The run above may have been published about before we listened:
-			// listen, then run it again at once.
-			if err := l.wake.start(ctx); err != nil {
-				return l.failed(ctx, id, queued, "subscribe", err)
-			}
-			if l.wake.isLive() {
-				continue
-			}
+			// The run above may have been published about before we
+			// listened: the waker wakes us to run it again once it listens.
+			l.wake.ensure()
 		}
 		d := l.sleepFor(r)
 		if timer == nil {

@@ -2,7 +2,6 @@ package redislimit
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -15,8 +14,8 @@ import (
 // time a call has to wait.
 //
 // No lost wake-ups: a waiter registers its id before it runs the script that
-// queues it, and runs the script again (without sleeping) when the
-// subscription was not confirmed before that run. When the subscription
+// queues it, and when the subscription was not confirmed before that run, it
+// is woken to run it again once it is. When the subscription
 // breaks (Redis restarted, network), every waiter is woken to re-run its
 // script, and again once go-redis has subscribed anew; a waiter also never
 // sleeps longer than a third of the lease TTL (it refreshes its place then).
@@ -27,6 +26,7 @@ type waker struct {
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
 	ps      *redis.PubSub
+	started bool
 	live    bool // subscribed, as confirmed by Redis
 	closed  bool
 	stop    context.CancelFunc
@@ -82,24 +82,20 @@ func (w *waker) wakeAll() {
 	w.mu.Unlock()
 }
 
-// start subscribes, waits for Redis's confirmation, and starts the receiving
-// goroutine. It does nothing once started (even while resubscribing: the
-// goroutine wakes every waiter when the subscription is back).
-func (w *waker) start(ctx context.Context) error {
+// ensure starts the subscribing goroutine once. It does not wait: the
+// goroutine wakes every waiter once Redis has confirmed the subscription, so
+// that they run their scripts again.
+func (w *waker) ensure() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ps != nil || w.closed {
-		return nil
+	if w.started || w.closed {
+		return
 	}
-	ps := w.rdb.Subscribe(ctx, w.channel)
-	if _, err := ps.Receive(ctx); err != nil {
-		_ = ps.Close()
-		return fmt.Errorf("subscribe to %s: %w", w.channel, err)
-	}
-	rctx, stop := context.WithCancel(context.Background())
-	w.ps, w.live, w.stop, w.done = ps, true, stop, make(chan struct{})
-	go w.receive(rctx, ps, w.done)
-	return nil
+	w.started = true
+	ctx, stop := context.WithCancel(context.Background())
+	w.ps = w.rdb.Subscribe(ctx, w.channel) // connects on the first Receive
+	w.stop, w.done = stop, make(chan struct{})
+	go w.receive(ctx, w.ps, w.done)
 }
 
 func (w *waker) receive(ctx context.Context, ps *redis.PubSub, done chan struct{}) {
@@ -112,9 +108,12 @@ func (w *waker) receive(ctx context.Context, ps *redis.PubSub, done chan struct{
 		}
 		if err != nil {
 			w.mu.Lock()
+			was := w.live
 			w.live = false
 			w.mu.Unlock()
-			w.wakeAll()
+			if was {
+				w.wakeAll()
+			}
 			select { // go-redis redials on the next Receive; do not spin while Redis is away
 			case <-ctx.Done():
 				return
