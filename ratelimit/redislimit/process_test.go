@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,8 +75,12 @@ func runHelper(mode string) error {
 		var out strings.Builder
 		for i := range calls {
 			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			t0 := time.Now()
 			rel, err := l.Acquire(cctx)
 			cancel()
+			if d := time.Since(t0); d > 5*time.Millisecond && os.Getenv("DBG") != "" {
+				fmt.Fprintf(os.Stderr, "call %d waited %v\n", i, d)
+			}
 			if err != nil {
 				return err
 			}
@@ -211,15 +216,17 @@ func rate(calls []helperCall) float64 {
 
 // Three OS processes of one account on one Redis never exceed the account's
 // limits, and together keep at least 0.9 of the rate of one process alone
-// (the same ceiling: one slot and the same windows for the account).
+// (the same ceiling: one slot and the same windows for the account). The
+// runs alternate, one process then three, twice, so that a passing load on
+// the machine weighs on both sides alike.
 func TestThreeProcesses(t *testing.T) {
 	srv := startRedis(t)
-	// Kentik's admin row at 150x compressed time (60/1m becomes 60/400ms),
-	// with calls of 2ms: the window is the ceiling, and the single slot is
-	// handed over 60 times per window.
-	const policy = "concurrency=1,60/400ms,3750/24s"
+	// Kentik's admin row at compressed time, 60/1m as 20/250ms: the window
+	// is the ceiling, and the single slot is handed over 20 times per window
+	// between calls of 1ms.
+	const policy = "concurrency=1,20/250ms,3750/2m"
 	p := mustParse(t, policy)
-	const total, hold = 180, 2 * time.Millisecond
+	const total, hold = 120, time.Millisecond // six full windows, whether one process or three make the calls
 	check := func(name string, calls []helperCall) float64 {
 		var admits []int64
 		var iv [][2]time.Time
@@ -232,15 +239,36 @@ func TestThreeProcesses(t *testing.T) {
 		}
 		checkWindows(t, admits, p)
 		r := rate(calls)
-		t.Logf("%s: %d calls, %.1f calls/s", name, len(calls), r)
+		t.Logf("%s: %d calls, %.1f calls/s, median hand-over of the slot %v", name, len(calls), r, medianHandover(calls))
 		return r
 	}
-	one := check("one process", runLoopers(t, srv.URL(1), policy, 1, total, hold))
-	three := check("three processes", runLoopers(t, srv.URL(2), policy, 3, total/3, hold))
+	var one, three float64
+	for round := range 2 {
+		one += check("one process", runLoopers(t, srv.URL(2*round), policy, 1, total, hold))
+		three += check("three processes", runLoopers(t, srv.URL(2*round+1), policy, 3, total/3, hold))
+	}
 	t.Logf("three processes / one process: %.3f", three/one)
 	if three < 0.9*one {
-		t.Errorf("three processes together: %.1f calls/s, below 0.9 of one process's %.1f", three, one)
+		t.Errorf("three processes together: %.1f calls/s, below 0.9 of one process's %.1f", three/2, one/2)
 	}
 }
 
 func parsePolicy(s string) (p ratelimitPolicy, err error) { return parseRatelimit(s) }
+
+// medianHandover is the median time from the end of one call to the start of
+// the next one, for calls back to back (within a burst).
+func medianHandover(calls []helperCall) time.Duration {
+	cs := append([]helperCall(nil), calls...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].start.Before(cs[j].start) })
+	var gaps []time.Duration
+	for i := 1; i < len(cs); i++ {
+		if g := cs[i].start.Sub(cs[i-1].end); g < 50*time.Millisecond {
+			gaps = append(gaps, g)
+		}
+	}
+	if len(gaps) == 0 {
+		return 0
+	}
+	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
+	return gaps[len(gaps)/2]
+}
