@@ -89,6 +89,24 @@ func Start(t testing.TB, pkg string, opts Options) *Server {
 	return nil
 }
 
+// StartAt is Start on a given loopback address (host:port), e.g. one a test
+// has already pointed a client at.
+func StartAt(t testing.TB, pkg, addr string, opts Options) *Server {
+	t.Helper()
+	Require(t, pkg)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, opts: opts, dir: t.TempDir()}
+	if s.Port, err = strconv.Atoi(port); err != nil {
+		t.Fatal(err)
+	}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
 
