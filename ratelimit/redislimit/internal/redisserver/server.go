@@ -126,8 +126,13 @@ func (s *Server) URL(db int) string {
 
 // Client returns a go-redis client of the server (database 0), closed when the
 // test ends.
-func (s *Server) Client(t testing.TB) *redis.Client {
-	c := redis.NewClient(s.options())
+func (s *Server) Client(t testing.TB) *redis.Client { return s.ClientDB(t, 0) }
+
+// ClientDB is Client for database db.
+func (s *Server) ClientDB(t testing.TB, db int) *redis.Client {
+	o := s.options()
+	o.DB = db
+	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
