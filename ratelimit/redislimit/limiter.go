@@ -366,11 +366,17 @@ func (l *Limiter) recordLocked(id string, at int64) {
 		return
 	}
 	i := 0
-	for i < len(l.hist) && (l.hist[i].at <= at-l.maxSpanUS || len(l.hist)-i >= l.maxLimit) {
+	for i < len(l.hist) && (l.hist[i].at <= at-l.maxSpanUS || len(l.hist)-i >= min(l.maxLimit, maxHistory)) {
 		i++
 	}
 	l.hist = append(l.hist[i:], admission{id: id, at: at})
 }
+
+// maxHistory caps the admissions a limiter remembers for a restore (the
+// largest window limit, but no more than this): memory stays bounded under
+// policies with huge limits, for which a restore then puts back only the
+// most recent admissions.
+const maxHistory = 1 << 16
 
 // releaseFunc returns the release of call id: its lease leaves Redis (unless
 // the limiter is in fallback; a lease left behind expires with its TTL) and

@@ -65,6 +65,12 @@ func (l *Limiter) tick() {
 		l.mu.Lock()
 		l.falling = false
 		l.mu.Unlock()
+		// Once more for the fallback admissions made during the first
+		// restore (ZADD NX: what is there already stays as it is).
+		if err := l.restore(ctx, r.epoch); err != nil {
+			l.log.Warn("redislimit: Redis answers again, but not all of this process's fallback admissions could be put back",
+				"redis", l.addr, "key", l.keys.base, "err", err)
+		}
 		l.log.Info("redislimit: Redis answers again; the limiter is shared again (this process's recent admissions and calls in flight were put back)",
 			"redis", l.addr, "key", l.keys.base)
 	}
