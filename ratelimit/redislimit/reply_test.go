@@ -10,6 +10,7 @@ import (
 // only integers after them.
 func FuzzDecodeReply(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 'e', 2, 5, 2, 7})
+	f.Add([]byte{0, 1, 1, 'e', 0, 5, 0, 9})
 	f.Add([]byte{1, 3})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
