@@ -514,3 +514,8 @@ func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecon
 func ceilMicro(d time.Duration) int64 {
 	return int64((d + time.Microsecond - 1) / time.Microsecond)
 }
+
+var (
+	_ ratelimit.Limiter = (*Limiter)(nil)
+	_ ratelimit.Pusher  = (*Limiter)(nil)
+)

@@ -435,3 +435,33 @@ func TestKeys(t *testing.T) {
 		t.Error("a nil client accepted")
 	}
 }
+
+// After Close, Acquire fails with ErrClosed; Close is idempotent, and stops
+// the limiter's goroutines.
+func TestClose(t *testing.T) {
+	srv := startRedis(t)
+	l, err := New(context.Background(), srv.Client(t), testScope, mustParse(t, "concurrency=1"), WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel()
+	l.wake.ensure() // a subscription to stop too
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Acquire after Close: %v", err)
+	}
+	select {
+	case <-l.done:
+	default:
+		t.Error("the renewer still runs after Close")
+	}
+}
