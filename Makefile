@@ -25,7 +25,7 @@ test:
 
 ## bench: the benchmarks whose figures the README and issue notes quote
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./client/ ./ratelimit/ ./classify/ ./kentiktest/internal/store/
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./client/ ./ratelimit/ ./ratelimit/redislimit/ ./classify/ ./kentiktest/internal/store/
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=10s by default)
 FUZZTIME ?= 10s
