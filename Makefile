@@ -4,7 +4,7 @@ GO      ?= go
 BUF     := $(GO) tool -modfile=tools/go.mod buf
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go' | grep -v '^gen/')
 
-.PHONY: all generate lint test bench fuzz demo ci check-generated breaking
+.PHONY: redis-server all generate lint test bench fuzz demo ci check-generated breaking
 
 all: lint test
 
@@ -19,9 +19,18 @@ lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## test: every test, with the race detector
-test:
+## test: every test, with the race detector (redis-server installed first when missing, see below)
+test: redis-server
 	$(GO) test -race -count=1 ./...
+
+## redis-server: the shared-limiter tests run a real redis-server; install it with apt-get
+## when it is missing and this is root on Debian (CI), else say that those tests will skip
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server for the shared-limiter tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server) >/dev/null; \
+	  else echo "redis-server not found: the shared-limiter tests will skip (install redis-server to run them)"; fi; }
 
 ## bench: the benchmarks whose figures the README and issue notes quote
 bench:

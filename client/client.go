@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type Client struct {
 	region   string
 	endpoint string
 	limiter  *ratelimit.PushBackLimiter
+	owned    []io.Closer // limiters a ratelimit.Factory made for the client
 	closed   sync.Once
 	closeErr error
 }
@@ -100,14 +102,15 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	// account and class, wherever the calls go (the region, or the one endpoint that
 	// replaces it).
 	place := cmp.Or(all, region.String())
-	gate, err := s.limiterFor(place, creds.Email, "v6-admin", s.limiter, s.policy, rp)
+	gate, err := s.limiterFor(ctx, place, creds.Email, "v6-admin", s.limiter, s.policy, rp)
 	if err != nil {
 		return nil, err
 	}
 	rateUnary, rateStream := interceptors.RateLimitUnaryClientInterceptor(gate), interceptors.RateLimitStreamClientInterceptor(gate)
 	if len(s.classes) > 0 {
-		pick, err := s.classLimiters(place, creds.Email, gate, rp)
+		pick, err := s.classLimiters(ctx, place, creds.Email, gate, rp)
 		if err != nil {
+			s.closeOwned()
 			return nil, err
 		}
 		rateUnary, rateStream = interceptors.RateLimitUnaryClientInterceptorFor(pick), interceptors.RateLimitStreamClientInterceptorFor(pick)
@@ -133,7 +136,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		stream = append(stream, redactStreamInterceptor(creds.Token))
 	}
 
-	c := &Client{region: region.String(), endpoint: endpoint, limiter: gate}
+	c := &Client{region: region.String(), endpoint: endpoint, limiter: gate, owned: s.owned}
 	if s.conn != nil {
 		if haveCreds {
 			unary = append(unary, interceptors.AuthUnaryClientInterceptor(creds))
@@ -175,8 +178,9 @@ func checkPlaintext(all string, hosts map[string]string) error {
 }
 
 // limiterFor returns the push-back wrapper of the limiter of one class: l when given,
-// else the shared limiter of the account's class under p (ratelimit.Admin when nil).
-func (s *settings) limiterFor(place, email, class string, l ratelimit.Limiter, p *ratelimit.Policy, rp kentik.RetryPolicy) (*ratelimit.PushBackLimiter, error) {
+// else the WithLimiterFactory's limiter of the account's class under p
+// (ratelimit.Admin when nil), else the process's shared one.
+func (s *settings) limiterFor(ctx context.Context, place, email, class string, l ratelimit.Limiter, p *ratelimit.Policy, rp kentik.RetryPolicy) (*ratelimit.PushBackLimiter, error) {
 	if l == nil {
 		pol := ratelimit.Admin
 		if p != nil {
@@ -185,22 +189,41 @@ func (s *settings) limiterFor(place, email, class string, l ratelimit.Limiter, p
 		if err := pol.Validate(); err != nil {
 			return nil, fmt.Errorf("kentik: rate-limit policy of class %s: %w", class, err)
 		}
-		l = ratelimit.Shared(ratelimit.AccountKey(place, email, class), pol)
+		if s.factory != nil {
+			fl, err := s.factory(ctx, email, class, pol)
+			if err != nil {
+				return nil, fmt.Errorf("kentik: limiter of class %s: %w", class, err)
+			}
+			if c, ok := fl.(io.Closer); ok {
+				s.owned = append(s.owned, c)
+			}
+			l = fl
+		} else {
+			l = ratelimit.Shared(ratelimit.AccountKey(place, email, class), pol)
+		}
 	}
 	return ratelimit.HonourPushBack(l, rp.MaxPushBack), nil
+}
+
+// closeOwned closes the limiters the factory made, when New fails after making them.
+func (s *settings) closeOwned() {
+	for _, c := range s.owned {
+		_ = c.Close()
+	}
+	s.owned = nil
 }
 
 // classLimiters returns the limiter chooser for WithLimitClass: the most specific
 // pattern matching a method (method, then service, then package) names its class; other
 // methods go to def.
-func (s *settings) classLimiters(place, email string, def *ratelimit.PushBackLimiter, rp kentik.RetryPolicy) (func(string) ratelimit.Limiter, error) {
+func (s *settings) classLimiters(ctx context.Context, place, email string, def *ratelimit.PushBackLimiter, rp kentik.RetryPolicy) (func(string) ratelimit.Limiter, error) {
 	byPattern := map[string]*ratelimit.PushBackLimiter{}
 	for _, lc := range s.classes {
 		if lc.name == "" || lc.name == "admin" {
 			return nil, fmt.Errorf("kentik: WithLimitClass: class name %q: want a name other than admin, the default class", lc.name)
 		}
 		p := lc.policy
-		g, err := s.limiterFor(place, email, "v6-"+lc.name, nil, &p, rp)
+		g, err := s.limiterFor(ctx, place, email, "v6-"+lc.name, nil, &p, rp)
 		if err != nil {
 			return nil, err
 		}
@@ -342,6 +365,11 @@ func (c *Client) Close() error {
 	c.closed.Do(func() {
 		if c.router != nil {
 			c.closeErr = c.router.close()
+		}
+		for _, l := range c.owned {
+			if err := l.Close(); err != nil && c.closeErr == nil {
+				c.closeErr = err
+			}
 		}
 	})
 	return c.closeErr

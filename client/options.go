@@ -2,6 +2,7 @@ package client
 
 import (
 	"crypto/tls"
+	"io"
 	"log/slog"
 
 	"google.golang.org/grpc"
@@ -39,6 +40,8 @@ type settings struct {
 
 	hostEndpoints map[string]string
 	classes       []limitClass
+	factory       ratelimit.Factory
+	owned         []io.Closer
 }
 
 type limitClass struct {
@@ -141,6 +144,15 @@ func WithRateLimit(p ratelimit.Policy) Option {
 // WithRateLimit(ratelimit.Off) to turn client-side limiting off.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return optionFunc(func(s *settings) { s.limiter = l })
+}
+
+// WithLimiterFactory makes the account's limiters with f, one per class (the default
+// class "v6-admin" and each WithLimitClass), instead of sharing them within the process
+// only: with redislimit.Factory every process of the account, on every machine, shares
+// its limits through Redis. New fails when f does (Redis unreachable, say); Close closes
+// the limiters f made. WithLimiter, when given, wins for the default class.
+func WithLimiterFactory(f ratelimit.Factory) Option {
+	return optionFunc(func(s *settings) { s.factory = f })
 }
 
 // WithRetry sets the retry policy (kentik.DefaultRetryPolicy by default; zero

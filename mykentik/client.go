@@ -54,6 +54,7 @@ type Client struct {
 	userAgent string
 	maxBody   int64
 	limiter   ratelimit.Limiter
+	owned     io.Closer // the limiter a ratelimit.Factory made, or nil
 	// secret returns the API token, kept only to redact server echoes of it. A func
 	// because fmt prints a func as an address whatever the verb, so printing a Client
 	// (%v, %+v, %#v, a %s that reaches it by reflection) cannot show the token.
@@ -82,6 +83,7 @@ type settings struct {
 	maxBody    int64
 	userAgent  string
 	getenv     func(string) string
+	factory    ratelimit.Factory
 }
 
 // WithRegion picks Kentik's US ("us", the default) or EU ("eu") cluster. Case and
@@ -136,6 +138,14 @@ func WithRateLimit(p ratelimit.Policy) Option {
 // WithRateLimit(ratelimit.Off) to turn client-side limiting off.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return optionFunc(func(s *settings) { s.limiter = l })
+}
+
+// WithLimiterFactory makes the account's V5 limiter (class "v5-admin") with f instead of
+// sharing it within the process only, as client.WithLimiterFactory does: with
+// redislimit.Factory every process of the account shares its limits through Redis. New
+// fails when f does; Close closes the limiter f made. WithLimiter, when given, wins.
+func WithLimiterFactory(f ratelimit.Factory) Option {
+	return optionFunc(func(s *settings) { s.factory = f })
 }
 
 // WithRetry sets the retry policy (kentik.DefaultRetryPolicy by default; zero fields
@@ -216,7 +226,19 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("mykentik: rate-limit policy: %w", err)
 		}
-		limiter = ratelimit.Shared(ratelimit.AccountKey(place, creds.Email, "v5-admin"), p)
+		if s.factory != nil {
+			fl, err := s.factory(ctx, creds.Email, "v5-admin", p)
+			if err != nil {
+				return nil, fmt.Errorf("mykentik: limiter: %w", err)
+			}
+			limiter = fl
+		} else {
+			limiter = ratelimit.Shared(ratelimit.AccountKey(place, creds.Email, "v5-admin"), p)
+		}
+	}
+	owned, _ := limiter.(io.Closer)
+	if s.limiter != nil {
+		owned = nil // the caller's own
 	}
 	gate := ratelimit.HonourPushBack(limiter, rp.MaxPushBack)
 
@@ -244,8 +266,19 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		userAgent: ua,
 		maxBody:   s.maxBody,
 		limiter:   gate,
+		owned:     owned,
 		secret:    func() string { return creds.Token },
 	}, nil
+}
+
+// Close closes the limiter WithLimiterFactory made, if any, and the idle connections of
+// the client's transport. Calls made afterwards may fail.
+func (c *Client) Close() error {
+	c.hc.CloseIdleConnections()
+	if c.owned != nil {
+		return c.owned.Close()
+	}
+	return nil
 }
 
 func onRetryHook(hooks []func(kentik.RetryEvent)) func(kentik.RetryEvent) {

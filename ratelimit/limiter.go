@@ -520,3 +520,11 @@ func clientKey(p Policy) string {
 }
 
 var _ Pusher = (*limiter)(nil)
+
+// Factory makes the limiter of one class of an account's calls ("v6-admin", "v5-admin",
+// or a class of the client's WithLimitClass) under policy p. The clients take one
+// (client.WithLimiterFactory, mykentik.WithLimiterFactory) to share the account's limits
+// beyond the process: redislimit.Factory makes limiters shared through Redis. A client
+// calls it once per class when it is made (ctx is New's), and closes the limiters it
+// made that are io.Closers when it is closed.
+type Factory func(ctx context.Context, account, class string, p Policy) (Limiter, error)

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gokentik/kentik/ratelimit"
-	"github.com/gokentik/kentik/ratelimit/redislimit/internal/redisserver"
+	"github.com/gokentik/kentik/internal/redisserver"
 )
 
 const pkgName = "ratelimit/redislimit"

@@ -89,18 +89,10 @@ func New(ctx context.Context, rdb redis.UniversalClient, scope Scope, p ratelimi
 // Errors never include the URL's password.
 func NewFromURL(ctx context.Context, rawURL string, scope Scope, p ratelimit.Policy, opts ...Option) (*Limiter, error) {
 	s := buildSettings(opts)
-	o, err := parseURL(rawURL)
+	rdb, err := Client(rawURL, s.tls)
 	if err != nil {
 		return nil, err
 	}
-	if o.TLSConfig != nil && s.tls != nil {
-		cfg := s.tls.Clone()
-		if cfg.ServerName == "" {
-			cfg.ServerName = o.TLSConfig.ServerName
-		}
-		o.TLSConfig = cfg
-	}
-	rdb := redis.NewClient(o)
 	l, err := newLimiter(ctx, rdb, true, scope, p, s)
 	if err != nil {
 		_ = rdb.Close()

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gokentik/kentik/ratelimit"
-	"github.com/gokentik/kentik/ratelimit/redislimit/internal/redisserver"
+	"github.com/gokentik/kentik/internal/redisserver"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.

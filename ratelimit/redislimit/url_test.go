@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/gokentik/kentik/ratelimit"
-	"github.com/gokentik/kentik/ratelimit/redislimit/internal/redisserver"
+	"github.com/gokentik/kentik/internal/redisserver"
 )
 
 // acquireOnce checks that l admits a call and that its keys live in database db.

@@ -30,6 +30,13 @@ func (g *Globals) dialGRPC(ctx context.Context, extra ...client.Option) (*client
 	if g.Verbose && g.Logger != nil {
 		opts = append(opts, client.WithLogger(g.Logger))
 	}
+	factory, err := g.limiterFactory()
+	if err != nil {
+		return nil, err
+	}
+	if factory != nil {
+		opts = append(opts, client.WithLimiterFactory(factory))
+	}
 	c, err := client.New(ctx, append(opts, extra...)...)
 	switch {
 	case errors.Is(err, kentik.ErrPlaintextNotLoopback):

@@ -20,6 +20,7 @@ import (
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/ratelimit"
+	"github.com/gokentik/kentik/ratelimit/redislimit"
 )
 
 // Exit codes of the kentik command.
@@ -39,6 +40,7 @@ type Globals struct {
 	APIURL       string
 	Plaintext    bool
 	RateLimit    string
+	Limiter      string // a Redis URL: share the account's limits through it
 	Output       string
 	Verbose      bool
 	Timeout      time.Duration
@@ -48,8 +50,13 @@ type Globals struct {
 	Stderr io.Writer
 	Logger *slog.Logger
 
-	getenv  func(string) string
-	started bool // PersistentPreRunE was reached: arguments and flags were accepted
+	LimiterFallback bool
+
+	getenv        func(string) string
+	started       bool // PersistentPreRunE was reached: arguments and flags were accepted
+	limiterSource string
+	redisFactory  ratelimit.Factory
+	exits         []func()
 }
 
 // UsageError marks an error in how the command was called (exit code 2).
@@ -81,6 +88,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	for i := len(g.exits) - 1; i >= 0; i-- {
+		g.exits[i]()
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -124,6 +134,8 @@ func (g *Globals) flagHints(err error) []string {
 		hints = append(hints, fmt.Sprintf("the call took longer than --timeout (now %s)", g.Timeout))
 	case kentik.IsRateLimited(err):
 		hints = append(hints, "Kentik's rate limit was exceeded: if other jobs use this account, choose a stricter --rate-limit or share one limiter with --limiter")
+	case errors.Is(err, redislimit.ErrUnavailable):
+		hints = append(hints, fmt.Sprintf("the Redis of %s (%s) could not be reached: check that it runs and is reachable, or add --limiter-fallback to go on with this process's own limiter", g.limiterSource, redislimit.RedactURL(g.Limiter)))
 	case code == codes.Unavailable && g.plaintextHint(err) == "":
 		hints = append(hints, "check the network, --region and --grpc-endpoint (or --api-url for V5 commands)")
 	}
@@ -176,6 +188,8 @@ func newRoot(g *Globals) *cobra.Command {
 	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
 	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
+	f.StringVar(&g.Limiter, "limiter", "", "share the account's rate limits with its other processes through Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss:// (env KENTIK_LIMITER)")
+	f.BoolVar(&g.LimiterFallback, "limiter-fallback", false, "when the --limiter Redis cannot be reached, go on with this process's own limiter (logged) instead of failing")
 	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g))
 	return root
 }
@@ -214,6 +228,13 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 			return e
 		}
 		return "--" + flag
+	}
+	g.limiterSource = "--limiter"
+	if !cmd.Flags().Changed("limiter") {
+		g.Limiter = strings.TrimSpace(g.getenv("KENTIK_LIMITER"))
+		g.limiterSource = "KENTIK_LIMITER"
+	} else {
+		g.Limiter = strings.TrimSpace(g.Limiter)
 	}
 	if !cmd.Flags().Changed("rate-limit") {
 		g.RateLimit = strings.TrimSpace(g.getenv("KENTIK_RATE_LIMIT"))

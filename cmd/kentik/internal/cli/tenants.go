@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/mykentik"
+	"github.com/gokentik/kentik/ratelimit/redislimit"
 )
 
 func newTenantsCmd(g *Globals) *cobra.Command {
@@ -44,8 +44,9 @@ fake: kentik --api-url http://127.0.0.1:8080 tenants list`,
 }
 
 // dialV5 builds the V5 adapter from the resolved global flags. Its limiter is shared by
-// every V5 admin call of the account in this process, under the --rate-limit policy.
-func (g *Globals) dialV5() (*mykentik.Client, error) {
+// every V5 admin call of the account in this process (and, with --limiter, in every
+// process on the same Redis), under the --rate-limit policy.
+func (g *Globals) dialV5(ctx context.Context) (*mykentik.Client, error) {
 	creds := g.Credentials()
 	if err := creds.Validate(); err != nil {
 		return nil, &UsageError{Err: err}
@@ -62,19 +63,27 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 		opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: &logTransport{base: http.DefaultTransport, log: g.Logger}}))
 	}
 	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
-	c, err := mykentik.New(context.Background(), opts...)
+	factory, err := g.limiterFactory()
 	if err != nil {
-		if errors.Is(err, kentik.ErrMissingCredentials) {
-			return nil, &UsageError{Err: err}
-		}
-		return nil, &UsageError{Err: fmt.Errorf("V5 API: %w", err)}
+		return nil, err
 	}
+	if factory != nil {
+		opts = append(opts, mykentik.WithLimiterFactory(factory))
+	}
+	c, err := mykentik.New(ctx, opts...)
+	switch {
+	case errors.Is(err, redislimit.ErrUnavailable):
+		return nil, err
+	case err != nil:
+		return nil, &UsageError{Err: err}
+	}
+	g.closeOnExit(c)
 	return c, nil
 }
 
 // withV5 runs f with the V5 adapter and a context bounded by --timeout.
 func withV5(cmd *cobra.Command, g *Globals, f func(ctx context.Context, c *mykentik.Client) error) error {
-	c, err := g.dialV5()
+	c, err := g.dialV5(cmd.Context())
 	if err != nil {
 		return err
 	}
