@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/gokentik/kentik/ratelimit"
 	"github.com/gokentik/kentik/internal/redisserver"
+	"github.com/gokentik/kentik/ratelimit"
 )
 
 const pkgName = "ratelimit/redislimit"

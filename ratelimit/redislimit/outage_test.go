@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/gokentik/kentik/ratelimit"
 	"github.com/gokentik/kentik/internal/redisserver"
+	"github.com/gokentik/kentik/ratelimit"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.

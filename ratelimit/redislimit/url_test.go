@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokentik/kentik/ratelimit"
 	"github.com/gokentik/kentik/internal/redisserver"
+	"github.com/gokentik/kentik/ratelimit"
 )
 
 // acquireOnce checks that l admits a call and that its keys live in database db.
