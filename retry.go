@@ -195,7 +195,11 @@ func isStreamReset(msg string) bool {
 type RetryEvent struct {
 	// Method names the call: the full gRPC method ("/pkg.Service/Method"), or the V5
 	// request's HTTP method and path ("GET /api/v5/mykentik/tenants").
-	Method  string
+	Method string
+	// Route names the call with a bounded set of values, as LimiterEvent.Route does:
+	// the full gRPC method, or the V5 request's HTTP method and path template ("GET
+	// /mykentik/tenant/{id}"); "" when unknown.
+	Route   string
 	Attempt int           // the attempt about to start: 2 for the first retry
 	Code    codes.Code    // CodeOf the previous attempt's error
 	Err     error         // the previous attempt's error

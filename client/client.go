@@ -10,10 +10,11 @@
 //	defer c.Close()
 //	resp, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
 //
-// The interceptors are, from the outside in: typed errors, logging, retry,
-// rate limit, and the removal of the API token from any error message that
-// echoes it; the credentials are per-RPC credentials of the connection, so
-// every attempt carries them.
+// The interceptors are, from the outside in: yours (WithInterceptors), typed
+// errors, logging, retry, rate limit, and the removal of the API token from
+// any error message that echoes it; the credentials are per-RPC credentials of
+// the connection, so every attempt carries them. WithObserver sees inside
+// them: limiter waits, push-backs, retries.
 package client
 
 import (
@@ -21,6 +22,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,19 +100,24 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	// One push-back state for unary and stream calls, capped as the retry policy says.
 	gate := ratelimit.HonourPushBack(limiter, rp.MaxPushBack)
 	onRetry := s.onRetryHook()
+	var observe []interceptors.Option
+	if obs := kentik.Observers(s.observers...); obs != nil {
+		observe = append(observe, interceptors.WithObserver(obs), interceptors.WithClass(kentik.ClassV6Admin))
+	}
 
-	// Typed errors and logging share the outermost interceptor: one link
-	// less in grpc's chain is one closure less per call.
-	unary := []grpc.UnaryClientInterceptor{
+	// The caller's interceptors (WithInterceptors) come first. Typed errors and
+	// logging share the next interceptor: one link less in grpc's chain is one
+	// closure less per call.
+	unary := append(slices.Clip(s.unary),
 		errorUnaryInterceptor(interceptors.LoggingUnaryClientInterceptor(s.logger)),
-		interceptors.RetryUnaryClientInterceptor(rp, onRetry),
-		interceptors.RateLimitUnaryClientInterceptor(gate),
-	}
-	stream := []grpc.StreamClientInterceptor{
+		interceptors.RetryUnaryClientInterceptor(rp, onRetry, observe...),
+		interceptors.RateLimitUnaryClientInterceptor(gate, observe...),
+	)
+	stream := append(slices.Clip(s.stream),
 		errorStreamInterceptor(interceptors.LoggingStreamClientInterceptor(s.logger)),
-		interceptors.RetryStreamClientInterceptor(rp, onRetry),
-		interceptors.RateLimitStreamClientInterceptor(gate),
-	}
+		interceptors.RetryStreamClientInterceptor(rp, onRetry, observe...),
+		interceptors.RateLimitStreamClientInterceptor(gate, observe...),
+	)
 	if haveCreds {
 		// Innermost, so that the retry hooks, the logs and the *Error all see
 		// the redacted message.

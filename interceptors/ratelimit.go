@@ -39,13 +39,24 @@ const pushbackTrailer = "grpc-retry-pushback-ms"
 // *ratelimit.PushBackLimiter saying otherwise) holds later calls for Max only, and fails
 // the attempt with a *ratelimit.PushBackError, which is not retried.
 //
-// A nil l limits nothing but still honours server push-back.
-func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterceptor {
+// A nil l limits nothing but still honours server push-back. With WithObserver the
+// observer is told of every wait, release and push-back (class kentik.ClassV6Admin unless
+// WithClass says otherwise).
+func RateLimitUnaryClientInterceptor(l ratelimit.Limiter, options ...Option) grpc.UnaryClientInterceptor {
 	g := honourPushBack(l)
+	o := buildOptions(options, kentik.ClassV6Admin)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		var w waitObserver
+		if o.obs != nil {
+			w = o.begin(ctx, method)
+		}
 		release, err := g.Acquire(ctx)
+		w.end(ctx, err)
 		if err != nil {
 			return err
+		}
+		if w.obs != nil {
+			defer w.released(ctx) // after release below: deferred calls run last in, first out
 		}
 		// Deferred so that a panic below (recovered by the caller) cannot keep
 		// the slot; it runs after observe, so that a waiting call sees the
@@ -58,7 +69,7 @@ func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterc
 		opts = append(opts, grpc.Trailer(&h.md))
 		err = invoker(ctx, method, req, reply, cc, opts...)
 		if err != nil {
-			err = observe(g, err, h.md)
+			err = observe(ctx, g, &w, err, h.md)
 		}
 		h.reset()
 		trailerPool.Put(h)
@@ -70,19 +81,26 @@ func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterc
 // streams. The slot is held until the stream is over: RecvMsg returns an error
 // (io.EOF included), RecvMsg returns the single response of a call that is not
 // server-streaming, SendMsg fails (which aborts the stream), or the call's
-// context is done.
-func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInterceptor {
+// context is done. It takes the same options.
+func RateLimitStreamClientInterceptor(l ratelimit.Limiter, options ...Option) grpc.StreamClientInterceptor {
 	g := honourPushBack(l)
+	o := buildOptions(options, kentik.ClassV6Admin)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		var w waitObserver
+		if o.obs != nil {
+			w = o.begin(ctx, method)
+		}
 		release, err := g.Acquire(ctx)
+		w.end(ctx, err)
 		if err != nil {
 			return nil, err
 		}
-		s, err := newStream(ctx, g, desc, cc, method, streamer, release, opts)
+		release = w.wrapRelease(ctx, release)
+		s, err := newStream(ctx, g, &w, desc, cc, method, streamer, release, opts)
 		if err != nil {
 			return nil, err
 		}
-		ls := &limitedStream{ClientStream: s, gate: g, single: !desc.ServerStreams}
+		ls := &limitedStream{ClientStream: s, gate: g, obs: w, ctx: ctx, single: !desc.ServerStreams}
 		var once sync.Once
 		ls.release = func() { once.Do(release) }
 		// A caller that abandons the stream must cancel its context (grpc's own
@@ -95,7 +113,7 @@ func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInte
 // newStream runs streamer and gives the slot back if it fails or panics (a
 // caller that recovers would otherwise leave the slot taken for good: there is
 // no stream to end it).
-func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, release func(), opts []grpc.CallOption) (s grpc.ClientStream, err error) {
+func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, w *waitObserver, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, release func(), opts []grpc.CallOption) (s grpc.ClientStream, err error) {
 	ok := false
 	defer func() {
 		if !ok {
@@ -104,7 +122,7 @@ func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, desc *grpc.Str
 	}()
 	s, err = streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
-		return nil, observe(g, err, nil)
+		return nil, observe(ctx, g, w, err, nil)
 	}
 	ok = true
 	return s, nil
@@ -113,6 +131,8 @@ func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, desc *grpc.Str
 type limitedStream struct {
 	grpc.ClientStream
 	gate    *ratelimit.PushBackLimiter
+	obs     waitObserver    // reports push-backs; zero without an observer
+	ctx     context.Context // the call's, for the observer
 	release func()
 	stop    func() bool
 	single  bool // one response only: the stream is over once it is received
@@ -123,7 +143,7 @@ func (s *limitedStream) RecvMsg(m any) error {
 	switch {
 	case err != nil:
 		// Push-back first, so that a call waiting for the slot sees it.
-		err = observe(s.gate, err, s.ClientStream.Trailer())
+		err = observe(s.ctx, s.gate, &s.obs, err, s.ClientStream.Trailer())
 		s.stop()
 		s.release()
 	case s.single:
@@ -167,9 +187,13 @@ func honourPushBack(l ratelimit.Limiter) *ratelimit.PushBackLimiter {
 }
 
 // observe pushes the server's push-back, if err carries one, into g, and returns err,
-// or a *ratelimit.PushBackError when the push-back is longer than g waits.
-func observe(g *ratelimit.PushBackLimiter, err error, trailer metadata.MD) error {
+// or a *ratelimit.PushBackError when the push-back is longer than g waits. w's observer,
+// if any, is told of the push-back, and of a refusal for the rate limit that carries none.
+func observe(ctx context.Context, g *ratelimit.PushBackLimiter, w *waitObserver, err error, trailer metadata.MD) error {
 	d, ok := retryPushBack(err, trailer)
+	if w.obs != nil {
+		w.pushBack(ctx, err, d, ok, g.Max())
+	}
 	if !ok {
 		return err
 	}
