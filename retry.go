@@ -200,6 +200,7 @@ type RetryEvent struct {
 	// the full gRPC method, or the V5 request's HTTP method and path template ("GET
 	// /mykentik/tenant/{id}"); "" when unknown.
 	Route   string
+	Class   string        // the call's rate-limit class (ClassV6Admin, ClassV5Admin), when the client says
 	Attempt int           // the attempt about to start: 2 for the first retry
 	Code    codes.Code    // CodeOf the previous attempt's error
 	Err     error         // the previous attempt's error

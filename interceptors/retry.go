@@ -23,6 +23,7 @@ type retrier struct {
 	p       kentik.RetryPolicy
 	onRetry func(kentik.RetryEvent)
 	obs     kentik.Observer
+	class   string
 	methods sync.Map // full method → *methodRetry
 }
 
@@ -33,7 +34,7 @@ type methodRetry struct {
 
 func newRetrier(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options []Option) *retrier {
 	o := buildOptions(options, kentik.ClassV6Admin)
-	return &retrier{p: p.WithDefaults(), onRetry: onRetry, obs: o.obs}
+	return &retrier{p: p.WithDefaults(), onRetry: onRetry, obs: o.obs, class: o.class}
 }
 
 func (r *retrier) forMethod(method string) *methodRetry {
@@ -61,7 +62,7 @@ func (r *retrier) forMethod(method string) *methodRetry {
 		retry.WithOnRetryCallback(func(ctx context.Context, attempt uint, err error) {
 			countAttempt(ctx, int(attempt)+1)
 			if r.onRetry != nil || r.obs != nil {
-				e := kentik.RetryEvent{Method: method, Route: method, Attempt: int(attempt) + 1, Code: status.Code(err), Err: err}
+				e := kentik.RetryEvent{Method: method, Route: method, Class: r.class, Attempt: int(attempt) + 1, Code: status.Code(err), Err: err}
 				if r.onRetry != nil {
 					r.onRetry(e)
 				}

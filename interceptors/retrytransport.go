@@ -33,7 +33,7 @@ import (
 // base means http.DefaultTransport.
 func NewRetryTransport(base http.RoundTripper, p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options ...Option) http.RoundTripper {
 	o := buildOptions(options, kentik.ClassV5Admin)
-	return &retryTransport{base: transportOrDefault(base), p: p.WithDefaults(), onRetry: onRetry, obs: o.obs, now: time.Now}
+	return &retryTransport{base: transportOrDefault(base), p: p.WithDefaults(), onRetry: onRetry, obs: o.obs, class: o.class, now: time.Now}
 }
 
 type retryTransport struct {
@@ -41,6 +41,7 @@ type retryTransport struct {
 	p       kentik.RetryPolicy
 	onRetry func(kentik.RetryEvent)
 	obs     kentik.Observer
+	class   string
 	now     func() time.Time
 }
 
@@ -101,7 +102,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_ = resp.Body.Close()
 		}
 		if t.onRetry != nil || t.obs != nil {
-			e := kentik.RetryEvent{Method: req.Method + " " + req.URL.EscapedPath(), Route: httpRoute(req), Attempt: attempt + 1, Code: code, Err: err, Wait: wait}
+			e := kentik.RetryEvent{Method: req.Method + " " + req.URL.EscapedPath(), Route: httpRoute(req), Class: t.class, Attempt: attempt + 1, Code: code, Err: err, Wait: wait}
 			if t.onRetry != nil {
 				t.onRetry(e)
 			}
