@@ -246,30 +246,37 @@ func httpRoute(r *http.Request) []attribute.KeyValue {
 	return nil
 }
 
-// class returns the measurement option with class's attribute set, made once per class:
-// every call uses it.
-func (t *Telemetry) class(name string) metric.MeasurementOption {
+// classOpts are the measurement options with a class's attribute set, as the slices the
+// instruments take, made once per class: every call uses them, and a slice made per call
+// would be an allocation per measurement.
+type classOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+func (t *Telemetry) class(name string) *classOpts {
 	if o, ok := t.classes.Load(name); ok {
-		return o.(metric.MeasurementOption)
+		return o.(*classOpts)
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(AttrClass.String(name)))
+	set := metric.WithAttributeSet(attribute.NewSet(AttrClass.String(name)))
+	o := &classOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
 	actual, _ := t.classes.LoadOrStore(name, o)
-	return actual.(metric.MeasurementOption)
+	return actual.(*classOpts)
 }
 
 // LimiterWaitStart implements kentik.Observer.
 func (t *Telemetry) LimiterWaitStart(ctx context.Context, e kentik.LimiterEvent) {
-	t.waiting.Add(ctx, 1, t.class(e.Class))
+	t.waiting.Add(ctx, 1, t.class(e.Class).add...)
 }
 
 // LimiterWaitEnd implements kentik.Observer: it measures the wait and, when the wait
 // reached the threshold or ended in a refusal, records it as a span.
 func (t *Telemetry) LimiterWaitEnd(ctx context.Context, e kentik.LimiterEvent) {
 	class := t.class(e.Class)
-	t.waiting.Add(ctx, -1, class)
-	t.wait.Record(ctx, e.Wait.Seconds(), class)
+	t.waiting.Add(ctx, -1, class.add...)
+	t.wait.Record(ctx, e.Wait.Seconds(), class.rec...)
 	if e.Err == nil {
-		t.inFlight.Add(ctx, 1, class)
+		t.inFlight.Add(ctx, 1, class.add...)
 	} else {
 		t.refused.Add(ctx, 1, metric.WithAttributes(AttrClass.String(e.Class), AttrReason.String(refusal(e.Err))))
 	}
@@ -301,15 +308,15 @@ func refusal(err error) string {
 
 // LimiterRelease implements kentik.Observer.
 func (t *Telemetry) LimiterRelease(ctx context.Context, e kentik.LimiterEvent) {
-	t.inFlight.Add(ctx, -1, t.class(e.Class))
+	t.inFlight.Add(ctx, -1, t.class(e.Class).add...)
 }
 
 // PushBack implements kentik.Observer: a measurement and an event on the caller's span.
 func (t *Telemetry) PushBack(ctx context.Context, e kentik.PushBackEvent) {
 	class := t.class(e.Class)
-	t.pushBacks.Add(ctx, 1, class)
+	t.pushBacks.Add(ctx, 1, class.add...)
 	if e.Wait > 0 {
-		t.pushBackDur.Add(ctx, e.Wait.Seconds(), class)
+		t.pushBackDur.Add(ctx, e.Wait.Seconds(), class.add...)
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("kentik.pushback", trace.WithAttributes(AttrClass.String(e.Class), AttrRoute.String(e.Route),
