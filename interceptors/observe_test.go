@@ -247,7 +247,6 @@ func TestObserverNone(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 	var w waitObserver
-	w.end(context.Background(), nil)
 	w.released(context.Background())
 	if f := w.wrapRelease(context.Background(), noRelease); f == nil {
 		t.Fatal("nil release")

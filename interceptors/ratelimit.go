@@ -51,7 +51,9 @@ func RateLimitUnaryClientInterceptor(l ratelimit.Limiter, options ...Option) grp
 			w = o.begin(ctx, method)
 		}
 		release, err := g.Acquire(ctx)
-		w.end(ctx, err)
+		if w.obs != nil {
+			w.end(ctx, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -91,7 +93,9 @@ func RateLimitStreamClientInterceptor(l ratelimit.Limiter, options ...Option) gr
 			w = o.begin(ctx, method)
 		}
 		release, err := g.Acquire(ctx)
-		w.end(ctx, err)
+		if w.obs != nil {
+			w.end(ctx, err)
+		}
 		if err != nil {
 			return nil, err
 		}

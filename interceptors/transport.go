@@ -96,7 +96,9 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		w = t.opts.begin(ctx, httpRoute(req))
 	}
 	release, err := t.limiter.Acquire(ctx)
-	w.end(ctx, err)
+	if w.obs != nil {
+		w.end(ctx, err)
+	}
 	if err != nil {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("interceptors: rate limit: %s %s: %w", req.Method, requestURLForError(req), err)
