@@ -70,7 +70,7 @@ func (p RetryPolicy) WithDefaults() RetryPolicy {
 	}
 	switch {
 	case p.Jitter < 0 || math.IsNaN(p.Jitter):
-		p.Jitter = 0
+		p.Jitter = -1 // none; kept negative so that WithDefaults stays idempotent
 	case p.Jitter == 0:
 		p.Jitter = d.Jitter
 	case p.Jitter > 1:
@@ -185,7 +185,12 @@ func isStreamReset(msg string) bool {
 type RetryEvent struct {
 	// Method names the call: the full gRPC method ("/pkg.Service/Method"), or the V5
 	// request's HTTP method and path ("GET /api/v5/mykentik/tenants").
-	Method  string
+	Method string
+	// Route names the call with a bounded set of values, as LimiterEvent.Route does:
+	// the full gRPC method, or the V5 request's HTTP method and path template ("GET
+	// /mykentik/tenant/{id}"); "" when unknown.
+	Route   string
+	Class   string        // the call's rate-limit class (ClassV6Admin, ClassV5Admin), when the client says
 	Attempt int           // the attempt about to start: 2 for the first retry
 	Code    codes.Code    // CodeOf the previous attempt's error
 	Err     error         // the previous attempt's error

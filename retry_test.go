@@ -26,6 +26,17 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// A policy without jitter stays without jitter however often defaults are applied (the
+// interceptors apply them, and Backoff again).
+func TestNoJitterStaysNone(t *testing.T) {
+	p := RetryPolicy{Initial: 100 * time.Millisecond, Jitter: -1}.WithDefaults().WithDefaults()
+	for range 20 {
+		if d := p.Backoff(2); d != 100*time.Millisecond {
+			t.Fatalf("Backoff(2) = %v: jitter came back", d)
+		}
+	}
+}
+
 func TestRetryPolicyWithDefaults(t *testing.T) {
 	if got := (RetryPolicy{}).WithDefaults(); got != DefaultRetryPolicy {
 		t.Fatalf("zero policy: %+v", got)

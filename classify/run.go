@@ -91,6 +91,13 @@ type Progress struct {
 	Rate          float64       // requests per second so far
 	ETA           time.Duration // estimated time left (0 when unknown or done)
 	Final         bool          // the last report
+
+	// FailedRequests are the requests of this run that failed for good (after the
+	// client's retries).
+	FailedRequests int
+	// Retries is how many retries the client made in this run, when Runner.Retries is
+	// set (0 otherwise).
+	Retries int64
 }
 
 // Summary is what a run did. Its JSON form is what `kentik interfaces classify -o json`
@@ -239,6 +246,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 
 	st := &runState{r: r, s: s, p: p, j: j, fw: fw, start: start, failedKeys: map[batchKey]bool{}}
 	st.total = s.Requests - s.Resumed
+	st.retries0 = retries0
 	err := st.send(ctx)
 
 	s.Remaining = s.Interfaces - s.AlreadyDone - s.Classified - s.Failed
@@ -346,6 +354,7 @@ type runState struct {
 	firstStart time.Time
 	lastEnd    time.Time
 	failedKeys map[batchKey]bool
+	retries0   int64 // Runner.Retries at the start
 }
 
 // send runs the producer (pass 2 over the plan) and the workers.
@@ -461,6 +470,10 @@ func (st *runState) progressLocked() Progress {
 		Requests:      s.Sent,
 		TotalRequests: st.total,
 		Elapsed:       time.Since(st.start),
+	}
+	pr.FailedRequests = s.FailedBatches
+	if st.r.Retries != nil {
+		pr.Retries = st.r.Retries() - st.retries0
 	}
 	if !st.firstStart.IsZero() && s.Sent > 0 {
 		span := st.lastEnd.Sub(st.firstStart)

@@ -10,10 +10,11 @@
 //	defer c.Close()
 //	resp, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
 //
-// The interceptors are, from the outside in: typed errors, logging, retry,
-// rate limit, and the removal of the API token from any error message that
-// echoes it; the credentials are per-RPC credentials of the connection, so
-// every attempt carries them.
+// The interceptors are, from the outside in: yours (WithInterceptors), typed
+// errors, logging, retry, rate limit, and the removal of the API token from
+// any error message that echoes it; the credentials are per-RPC credentials of
+// the connection, so every attempt carries them. WithObserver sees inside
+// them: limiter waits, push-backs, retries.
 package client
 
 import (
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -102,33 +104,48 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	// account and class, wherever the calls go (the region, or the one endpoint that
 	// replaces it).
 	place := cmp.Or(all, region.String())
-	gate, err := s.limiterFor(ctx, place, creds.Email, "v6-admin", s.limiter, s.policy, rp)
+	gate, err := s.limiterFor(ctx, place, creds.Email, kentik.ClassV6Admin, s.limiter, s.policy, rp)
 	if err != nil {
 		return nil, err
 	}
-	rateUnary, rateStream := interceptors.RateLimitUnaryClientInterceptor(gate), interceptors.RateLimitStreamClientInterceptor(gate)
+	rateUnary := func(o ...interceptors.Option) grpc.UnaryClientInterceptor {
+		return interceptors.RateLimitUnaryClientInterceptor(gate, o...)
+	}
+	rateStream := func(o ...interceptors.Option) grpc.StreamClientInterceptor {
+		return interceptors.RateLimitStreamClientInterceptor(gate, o...)
+	}
 	if len(s.classes) > 0 {
 		pick, err := s.classLimiters(ctx, place, creds.Email, gate, rp)
 		if err != nil {
 			s.closeOwned()
 			return nil, err
 		}
-		rateUnary, rateStream = interceptors.RateLimitUnaryClientInterceptorFor(pick), interceptors.RateLimitStreamClientInterceptorFor(pick)
+		rateUnary = func(o ...interceptors.Option) grpc.UnaryClientInterceptor {
+			return interceptors.RateLimitUnaryClientInterceptorFor(pick, o...)
+		}
+		rateStream = func(o ...interceptors.Option) grpc.StreamClientInterceptor {
+			return interceptors.RateLimitStreamClientInterceptorFor(pick, o...)
+		}
 	}
 	onRetry := s.onRetryHook()
+	var observe []interceptors.Option
+	if obs := kentik.Observers(s.observers...); obs != nil {
+		observe = append(observe, interceptors.WithObserver(obs), interceptors.WithClass(kentik.ClassV6Admin))
+	}
 
-	// Typed errors and logging share the outermost interceptor: one link
-	// less in the chain is one closure less per call.
-	unary := []grpc.UnaryClientInterceptor{
+	// The caller's interceptors (WithInterceptors) come first. Typed errors and
+	// logging share the next interceptor: one link less in the chain is one
+	// closure less per call.
+	unary := append(slices.Clip(s.unary),
 		errorUnaryInterceptor(interceptors.LoggingUnaryClientInterceptor(s.logger)),
-		interceptors.RetryUnaryClientInterceptor(rp, onRetry),
-		rateUnary,
-	}
-	stream := []grpc.StreamClientInterceptor{
+		interceptors.RetryUnaryClientInterceptor(rp, onRetry, observe...),
+		rateUnary(observe...),
+	)
+	stream := append(slices.Clip(s.stream),
 		errorStreamInterceptor(interceptors.LoggingStreamClientInterceptor(s.logger)),
-		interceptors.RetryStreamClientInterceptor(rp, onRetry),
-		rateStream,
-	}
+		interceptors.RetryStreamClientInterceptor(rp, onRetry, observe...),
+		rateStream(observe...),
+	)
 	if haveCreds {
 		// Innermost, so that the retry hooks, the logs and the *Error all see
 		// the redacted message.
@@ -216,8 +233,12 @@ func (s *settings) closeOwned() {
 // classLimiters returns the limiter chooser for WithLimitClass: the most specific
 // pattern matching a method (method, then service, then package) names its class; other
 // methods go to def.
-func (s *settings) classLimiters(ctx context.Context, place, email string, def *ratelimit.PushBackLimiter, rp kentik.RetryPolicy) (func(string) ratelimit.Limiter, error) {
-	byPattern := map[string]*ratelimit.PushBackLimiter{}
+func (s *settings) classLimiters(ctx context.Context, place, email string, def *ratelimit.PushBackLimiter, rp kentik.RetryPolicy) (func(string) (ratelimit.Limiter, string), error) {
+	type classGate struct {
+		g     *ratelimit.PushBackLimiter
+		class string
+	}
+	byPattern := map[string]classGate{}
 	for _, lc := range s.classes {
 		if lc.name == "" || lc.name == "admin" {
 			return nil, fmt.Errorf("kentik: WithLimitClass: class name %q: want a name other than admin, the default class", lc.name)
@@ -228,25 +249,25 @@ func (s *settings) classLimiters(ctx context.Context, place, email string, def *
 			return nil, err
 		}
 		for _, pat := range lc.patterns {
-			byPattern[strings.Trim(pat, "/ ")] = g
+			byPattern[strings.Trim(pat, "/ ")] = classGate{g, "v6-" + lc.name}
 		}
 	}
 	var cache sync.Map
-	return func(method string) ratelimit.Limiter {
-		if g, ok := cache.Load(method); ok {
-			return g.(*ratelimit.PushBackLimiter)
+	return func(method string) (ratelimit.Limiter, string) {
+		if cg, ok := cache.Load(method); ok {
+			return cg.(classGate).g, cg.(classGate).class
 		}
-		g := def
+		cg := classGate{def, kentik.ClassV6Admin}
 		svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
 		pkg := svc[:max(strings.LastIndexByte(svc, '.'), 0)]
 		for _, k := range []string{strings.TrimPrefix(method, "/"), svc, pkg} {
-			if cg, ok := byPattern[k]; ok {
-				g = cg
+			if c, ok := byPattern[k]; ok {
+				cg = c
 				break
 			}
 		}
-		cache.Store(method, g)
-		return g
+		cache.Store(method, cg)
+		return cg.g, cg.class
 	}, nil
 }
 

@@ -37,6 +37,9 @@ type settings struct {
 	conn       grpc.ClientConnInterface
 	getenv     func(string) string
 	maxRecvMsg int
+	observers  []kentik.Observer
+	unary      []grpc.UnaryClientInterceptor  // WithInterceptors, outermost first
+	stream     []grpc.StreamClientInterceptor // WithInterceptors, outermost first
 
 	hostEndpoints map[string]string
 	classes       []limitClass
@@ -211,4 +214,44 @@ func WithMaxRecvMsgSize(n int) Option {
 // withGetenv replaces os.Getenv (tests).
 func withGetenv(f func(string) string) Option {
 	return optionFunc(func(s *settings) { s.getenv = f })
+}
+
+// WithObserver tells o what the client's middleware does with each call: the waits for
+// the rate limiter (class kentik.ClassV6Admin), the slots given back, the server's
+// push-backs and the retries (see kentik.Observer). Several WithObserver options add up.
+// Without one the client makes no observer calls and reads no clock for them. Packages
+// kentikprom and kentikotel build metrics and traces on it.
+func WithObserver(o kentik.Observer) Option {
+	return optionFunc(func(s *settings) {
+		if o != nil {
+			s.observers = append(s.observers, o)
+		}
+	})
+}
+
+// WithInterceptors adds gRPC interceptors outside the client's own: they see each call
+// once, as the caller makes it (its retries and limiter waits within it), and its error
+// as the caller gets it (a *Error). Either may be nil. Several WithInterceptors options
+// add up, the first outermost. Unlike WithDialOptions they also apply with WithConn.
+func WithInterceptors(unary grpc.UnaryClientInterceptor, stream grpc.StreamClientInterceptor) Option {
+	return optionFunc(func(s *settings) {
+		if unary != nil {
+			s.unary = append(s.unary, unary)
+		}
+		if stream != nil {
+			s.stream = append(s.stream, stream)
+		}
+	})
+}
+
+// WithOptions bundles options into one, applied in order: an integration (kentikprom,
+// kentikotel) hands over everything it needs as a single Option.
+func WithOptions(opts ...Option) Option {
+	return optionFunc(func(s *settings) {
+		for _, o := range opts {
+			if o != nil {
+				o.apply(s)
+			}
+		}
+	})
 }

@@ -39,32 +39,55 @@ const pushbackTrailer = "grpc-retry-pushback-ms"
 // *ratelimit.PushBackLimiter saying otherwise) holds later calls for Max only, and fails
 // the attempt with a *ratelimit.PushBackError, which is not retried.
 //
-// A nil l limits nothing but still honours server push-back.
-func RateLimitUnaryClientInterceptor(l ratelimit.Limiter) grpc.UnaryClientInterceptor {
+// A nil l limits nothing but still honours server push-back. With WithObserver the
+// observer is told of every wait, release and push-back (class kentik.ClassV6Admin unless
+// WithClass says otherwise).
+func RateLimitUnaryClientInterceptor(l ratelimit.Limiter, options ...Option) grpc.UnaryClientInterceptor {
 	g := honourPushBack(l)
-	return rateLimitUnary(func(string) *ratelimit.PushBackLimiter { return g })
+	o := buildOptions(options, kentik.ClassV6Admin)
+	return rateLimitUnary(func(string) (*ratelimit.PushBackLimiter, string) { return g, o.class }, o)
 }
 
-// RateLimitUnaryClientInterceptorFor is RateLimitUnaryClientInterceptor with a limiter
-// chosen per call by its full method name, for methods counted in different limit
-// classes. limiterFor must return the same limiter for the same class every time (a
-// *ratelimit.PushBackLimiter made once is used as it is; anything else is wrapped anew
-// on every call, and forgets push-back between calls).
-func RateLimitUnaryClientInterceptorFor(limiterFor func(fullMethod string) ratelimit.Limiter) grpc.UnaryClientInterceptor {
-	return rateLimitUnary(func(m string) *ratelimit.PushBackLimiter { return honourPushBack(limiterFor(m)) })
+// RateLimitUnaryClientInterceptorFor is RateLimitUnaryClientInterceptor with the limiter
+// chosen per call by its full method name, with the name of its class for the observer's
+// events, for methods counted in different limit classes. limiterFor must return the
+// same limiter for the same class every time (a *ratelimit.PushBackLimiter made once is
+// used as it is; anything else is wrapped anew on every call, and forgets push-back
+// between calls).
+func RateLimitUnaryClientInterceptorFor(limiterFor func(fullMethod string) (l ratelimit.Limiter, class string), options ...Option) grpc.UnaryClientInterceptor {
+	return rateLimitUnary(gatesFor(limiterFor), buildOptions(options, kentik.ClassV6Admin))
 }
 
 // RateLimitStreamClientInterceptorFor is RateLimitUnaryClientInterceptorFor for streams.
-func RateLimitStreamClientInterceptorFor(limiterFor func(fullMethod string) ratelimit.Limiter) grpc.StreamClientInterceptor {
-	return rateLimitStream(func(m string) *ratelimit.PushBackLimiter { return honourPushBack(limiterFor(m)) })
+func RateLimitStreamClientInterceptorFor(limiterFor func(fullMethod string) (l ratelimit.Limiter, class string), options ...Option) grpc.StreamClientInterceptor {
+	return rateLimitStream(gatesFor(limiterFor), buildOptions(options, kentik.ClassV6Admin))
 }
 
-func rateLimitUnary(gateFor func(string) *ratelimit.PushBackLimiter) grpc.UnaryClientInterceptor {
+func gatesFor(limiterFor func(string) (ratelimit.Limiter, string)) func(string) (*ratelimit.PushBackLimiter, string) {
+	return func(m string) (*ratelimit.PushBackLimiter, string) {
+		l, class := limiterFor(m)
+		return honourPushBack(l), class
+	}
+}
+
+func rateLimitUnary(gateFor func(string) (*ratelimit.PushBackLimiter, string), o options) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		g := gateFor(method)
+		g, class := gateFor(method)
+		var w waitObserver
+		if o.obs != nil {
+			oc := o
+			oc.class = class
+			w = oc.begin(ctx, method)
+		}
 		release, err := g.Acquire(ctx)
+		if w.obs != nil {
+			w.end(ctx, err)
+		}
 		if err != nil {
 			return err
+		}
+		if w.obs != nil {
+			defer w.released(ctx) // after release below: deferred calls run last in, first out
 		}
 		// Deferred so that a panic below (recovered by the caller) cannot keep
 		// the slot; it runs after observe, so that a waiting call sees the
@@ -77,7 +100,7 @@ func rateLimitUnary(gateFor func(string) *ratelimit.PushBackLimiter) grpc.UnaryC
 		opts = append(opts, grpc.Trailer(&h.md))
 		err = invoker(ctx, method, req, reply, cc, opts...)
 		if err != nil {
-			err = observe(g, err, h.md)
+			err = observe(ctx, g, &w, err, h.md)
 		}
 		h.reset()
 		trailerPool.Put(h)
@@ -89,24 +112,35 @@ func rateLimitUnary(gateFor func(string) *ratelimit.PushBackLimiter) grpc.UnaryC
 // streams. The slot is held until the stream is over: RecvMsg returns an error
 // (io.EOF included), RecvMsg returns the single response of a call that is not
 // server-streaming, SendMsg fails (which aborts the stream), or the call's
-// context is done.
-func RateLimitStreamClientInterceptor(l ratelimit.Limiter) grpc.StreamClientInterceptor {
+// context is done. It takes the same options.
+func RateLimitStreamClientInterceptor(l ratelimit.Limiter, options ...Option) grpc.StreamClientInterceptor {
 	g := honourPushBack(l)
-	return rateLimitStream(func(string) *ratelimit.PushBackLimiter { return g })
+	o := buildOptions(options, kentik.ClassV6Admin)
+	return rateLimitStream(func(string) (*ratelimit.PushBackLimiter, string) { return g, o.class }, o)
 }
 
-func rateLimitStream(gateFor func(string) *ratelimit.PushBackLimiter) grpc.StreamClientInterceptor {
+func rateLimitStream(gateFor func(string) (*ratelimit.PushBackLimiter, string), o options) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		g := gateFor(method)
+		g, class := gateFor(method)
+		var w waitObserver
+		if o.obs != nil {
+			oc := o
+			oc.class = class
+			w = oc.begin(ctx, method)
+		}
 		release, err := g.Acquire(ctx)
+		if w.obs != nil {
+			w.end(ctx, err)
+		}
 		if err != nil {
 			return nil, err
 		}
-		s, err := newStream(ctx, g, desc, cc, method, streamer, release, opts)
+		release = w.wrapRelease(ctx, release)
+		s, err := newStream(ctx, g, &w, desc, cc, method, streamer, release, opts)
 		if err != nil {
 			return nil, err
 		}
-		ls := &limitedStream{ClientStream: s, gate: g, single: !desc.ServerStreams}
+		ls := &limitedStream{ClientStream: s, gate: g, obs: w, ctx: ctx, single: !desc.ServerStreams}
 		var once sync.Once
 		ls.release = func() { once.Do(release) }
 		// A caller that abandons the stream must cancel its context (grpc's own
@@ -119,7 +153,7 @@ func rateLimitStream(gateFor func(string) *ratelimit.PushBackLimiter) grpc.Strea
 // newStream runs streamer and gives the slot back if it fails or panics (a
 // caller that recovers would otherwise leave the slot taken for good: there is
 // no stream to end it).
-func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, release func(), opts []grpc.CallOption) (s grpc.ClientStream, err error) {
+func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, w *waitObserver, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, release func(), opts []grpc.CallOption) (s grpc.ClientStream, err error) {
 	ok := false
 	defer func() {
 		if !ok {
@@ -128,7 +162,7 @@ func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, desc *grpc.Str
 	}()
 	s, err = streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
-		return nil, observe(g, err, nil)
+		return nil, observe(ctx, g, w, err, nil)
 	}
 	ok = true
 	return s, nil
@@ -137,6 +171,8 @@ func newStream(ctx context.Context, g *ratelimit.PushBackLimiter, desc *grpc.Str
 type limitedStream struct {
 	grpc.ClientStream
 	gate    *ratelimit.PushBackLimiter
+	obs     waitObserver    // reports push-backs; zero without an observer
+	ctx     context.Context // the call's, for the observer
 	release func()
 	stop    func() bool
 	single  bool // one response only: the stream is over once it is received
@@ -147,7 +183,7 @@ func (s *limitedStream) RecvMsg(m any) error {
 	switch {
 	case err != nil:
 		// Push-back first, so that a call waiting for the slot sees it.
-		err = observe(s.gate, err, s.ClientStream.Trailer())
+		err = observe(s.ctx, s.gate, &s.obs, err, s.ClientStream.Trailer())
 		s.stop()
 		s.release()
 	case s.single:
@@ -191,9 +227,13 @@ func honourPushBack(l ratelimit.Limiter) *ratelimit.PushBackLimiter {
 }
 
 // observe pushes the server's push-back, if err carries one, into g, and returns err,
-// or a *ratelimit.PushBackError when the push-back is longer than g waits.
-func observe(g *ratelimit.PushBackLimiter, err error, trailer metadata.MD) error {
+// or a *ratelimit.PushBackError when the push-back is longer than g waits. w's observer,
+// if any, is told of the push-back, and of a refusal for the rate limit that carries none.
+func observe(ctx context.Context, g *ratelimit.PushBackLimiter, w *waitObserver, err error, trailer metadata.MD) error {
 	d, ok := retryPushBack(err, trailer)
+	if w.obs != nil {
+		w.pushBack(ctx, err, d, ok, g.Max())
+	}
 	if !ok {
 		return err
 	}

@@ -22,6 +22,8 @@ import (
 type retrier struct {
 	p       kentik.RetryPolicy
 	onRetry func(kentik.RetryEvent)
+	obs     kentik.Observer
+	class   string
 	methods sync.Map // full method → *methodRetry
 }
 
@@ -30,8 +32,9 @@ type methodRetry struct {
 	stream grpc.StreamClientInterceptor
 }
 
-func newRetrier(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent)) *retrier {
-	return &retrier{p: p.WithDefaults(), onRetry: onRetry}
+func newRetrier(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options []Option) *retrier {
+	o := buildOptions(options, kentik.ClassV6Admin)
+	return &retrier{p: p.WithDefaults(), onRetry: onRetry, obs: o.obs, class: o.class}
 }
 
 func (r *retrier) forMethod(method string) *methodRetry {
@@ -58,8 +61,14 @@ func (r *retrier) forMethod(method string) *methodRetry {
 		}),
 		retry.WithOnRetryCallback(func(ctx context.Context, attempt uint, err error) {
 			countAttempt(ctx, int(attempt)+1)
-			if r.onRetry != nil {
-				r.onRetry(kentik.RetryEvent{Method: method, Attempt: int(attempt) + 1, Code: status.Code(err), Err: err})
+			if r.onRetry != nil || r.obs != nil {
+				e := kentik.RetryEvent{Method: method, Route: method, Class: r.class, Attempt: int(attempt) + 1, Code: status.Code(err), Err: err}
+				if r.onRetry != nil {
+					r.onRetry(e)
+				}
+				if r.obs != nil {
+					r.obs.Retry(ctx, e)
+				}
 			}
 		}),
 	}
@@ -78,12 +87,13 @@ func (r *retrier) forMethod(method string) *methodRetry {
 // limiter's own refusals, a push-back longer than the client waits
 // (*ratelimit.PushBackError), or a call whose context is done. onRetry, if not nil, is
 // called from the calling goroutine just before each retry attempt starts (after the
-// backoff). The middleware adds an x-retry-attempt metadata key to retry attempts.
+// backoff), and so is the Retry method of a WithObserver observer. The middleware adds an
+// x-retry-attempt metadata key to retry attempts.
 //
 // Place it outside the rate-limit interceptor so that every attempt takes a slot of its
 // own and no slot is held while the retry backs off.
-func RetryUnaryClientInterceptor(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent)) grpc.UnaryClientInterceptor {
-	r := newRetrier(p, onRetry)
+func RetryUnaryClientInterceptor(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options ...Option) grpc.UnaryClientInterceptor {
+	r := newRetrier(p, onRetry, options)
 	if r.p.MaxAttempts <= 1 {
 		return passUnary
 	}
@@ -97,8 +107,8 @@ func RetryUnaryClientInterceptor(p kentik.RetryPolicy, onRetry func(kentik.Retry
 // after the caller has seen part of its output, which would hand it duplicate
 // messages. Client- and bidi-streaming calls are never retried (their
 // requests cannot be replayed).
-func RetryStreamClientInterceptor(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent)) grpc.StreamClientInterceptor {
-	r := newRetrier(p, onRetry)
+func RetryStreamClientInterceptor(p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options ...Option) grpc.StreamClientInterceptor {
+	r := newRetrier(p, onRetry, options)
 	if r.p.MaxAttempts <= 1 {
 		return passStream
 	}

@@ -29,15 +29,19 @@ import (
 // The request body is sent again through req.GetBody, which http.NewRequest sets for
 // in-memory bodies; a request with a body and no GetBody is sent once. The body of a
 // response that is retried is drained (a little) and closed. onRetry, if not nil, is
-// called before each retry. A nil base means http.DefaultTransport.
-func NewRetryTransport(base http.RoundTripper, p kentik.RetryPolicy, onRetry func(kentik.RetryEvent)) http.RoundTripper {
-	return &retryTransport{base: transportOrDefault(base), p: p.WithDefaults(), onRetry: onRetry, now: time.Now}
+// called before each retry, and so is the Retry method of a WithObserver observer. A nil
+// base means http.DefaultTransport.
+func NewRetryTransport(base http.RoundTripper, p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options ...Option) http.RoundTripper {
+	o := buildOptions(options, kentik.ClassV5Admin)
+	return &retryTransport{base: transportOrDefault(base), p: p.WithDefaults(), onRetry: onRetry, obs: o.obs, class: o.class, now: time.Now}
 }
 
 type retryTransport struct {
 	base    http.RoundTripper
 	p       kentik.RetryPolicy
 	onRetry func(kentik.RetryEvent)
+	obs     kentik.Observer
+	class   string
 	now     func() time.Time
 }
 
@@ -97,8 +101,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 			_ = resp.Body.Close()
 		}
-		if t.onRetry != nil {
-			t.onRetry(kentik.RetryEvent{Method: req.Method + " " + req.URL.EscapedPath(), Attempt: attempt + 1, Code: code, Err: err})
+		if t.onRetry != nil || t.obs != nil {
+			e := kentik.RetryEvent{Method: req.Method + " " + req.URL.EscapedPath(), Route: httpRoute(req), Class: t.class, Attempt: attempt + 1, Code: code, Err: err, Wait: wait}
+			if t.onRetry != nil {
+				t.onRetry(e)
+			}
+			if t.obs != nil {
+				t.obs.Retry(req.Context(), e)
+			}
 		}
 	}
 }

@@ -70,29 +70,40 @@ func (t *authTransport) CloseIdleConnections() { closeIdleOf(t.base) }
 // sharing it waits, not only the one that was refused.
 //
 // A nil base means http.DefaultTransport. A nil l means no limiting: base itself is
-// returned.
-func NewRateLimitTransport(base http.RoundTripper, l ratelimit.Limiter) http.RoundTripper {
+// returned. With WithObserver the observer is told of every wait, release and 429 (class
+// kentik.ClassV5Admin unless WithClass says otherwise; requests are named by their
+// WithPathTemplate).
+func NewRateLimitTransport(base http.RoundTripper, l ratelimit.Limiter, options ...Option) http.RoundTripper {
 	base = transportOrDefault(base)
 	if l == nil {
 		return base
 	}
-	return &rateLimitTransport{base: base, limiter: honourPushBack(l), now: time.Now}
+	return &rateLimitTransport{base: base, limiter: honourPushBack(l), now: time.Now, opts: buildOptions(options, kentik.ClassV5Admin)}
 }
 
 type rateLimitTransport struct {
 	base    http.RoundTripper
 	limiter *ratelimit.PushBackLimiter
 	now     func() time.Time
+	opts    options
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	release, err := t.limiter.Acquire(req.Context())
+	ctx := req.Context()
+	var w waitObserver
+	if t.opts.obs != nil {
+		w = t.opts.begin(ctx, httpRoute(req))
+	}
+	release, err := t.limiter.Acquire(ctx)
+	if w.obs != nil {
+		w.end(ctx, err)
+	}
 	if err != nil {
 		closeRequestBody(req)
 		return nil, fmt.Errorf("interceptors: rate limit: %s %s: %w", req.Method, requestURLForError(req), err)
 	}
-	done := releaseOnce(release)
+	done := releaseOnce(w.wrapRelease(ctx, release))
 
 	resp, err := t.roundTrip(req, done)
 	if err != nil {
@@ -100,8 +111,12 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok && d > 0 {
+		d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+		if ok && d > 0 {
 			t.limiter.PushBack(d)
+		}
+		if w.obs != nil {
+			w.httpPushBack(ctx, d, t.limiter.Max())
 		}
 	}
 	if resp.Body == nil || resp.Body == http.NoBody {

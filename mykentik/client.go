@@ -54,7 +54,8 @@ type Client struct {
 	userAgent string
 	maxBody   int64
 	limiter   ratelimit.Limiter
-	owned     io.Closer // the limiter a ratelimit.Factory made, or nil
+	owned     io.Closer       // the limiter a ratelimit.Factory made, or nil
+	obs       kentik.Observer // nil: none
 	// secret returns the API token, kept only to redact server echoes of it. A func
 	// because fmt prints a func as an address whatever the verb, so printing a Client
 	// (%v, %+v, %#v, a %s that reaches it by reflection) cannot show the token.
@@ -84,6 +85,8 @@ type settings struct {
 	userAgent  string
 	getenv     func(string) string
 	factory    ratelimit.Factory
+	observers  []kentik.Observer
+	wrappers   []func(http.RoundTripper) http.RoundTripper
 }
 
 // WithRegion picks Kentik's US ("us", the default) or EU ("eu") cluster. Case and
@@ -180,6 +183,45 @@ func WithUserAgent(extra string) Option {
 	return optionFunc(func(s *settings) { s.userAgent = strings.TrimSpace(extra) })
 }
 
+// WithObserver tells o what the client's middleware does with each request, as
+// client.WithObserver does: the waits for the rate limiter (class kentik.ClassV5Admin),
+// the slots given back, 429s and their Retry-After, the retries, and each call's outcome
+// (kentik.Observer.V5Request). Requests are named by their method and path template
+// ("GET /mykentik/tenant/{id}"), never by a path with ids. Several WithObserver options
+// add up; without one the client makes no observer calls.
+func WithObserver(o kentik.Observer) Option {
+	return optionFunc(func(s *settings) {
+		if o != nil {
+			s.observers = append(s.observers, o)
+		}
+	})
+}
+
+// WithTransportWrapper wraps the transport that reaches the network: wrap sees every
+// attempt (each retry again) once the limiter has admitted it, as it is sent, the
+// credential headers included (it must not record them), and its response before the
+// limiter and the retries read it. It serves tracing (otelhttp.NewTransport) and
+// recording. Several wrappers nest, the first outermost; a nil wrap is ignored.
+func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return optionFunc(func(s *settings) {
+		if wrap != nil {
+			s.wrappers = append(s.wrappers, wrap)
+		}
+	})
+}
+
+// WithOptions bundles options into one, applied in order, as client.WithOptions does:
+// an integration (kentikprom, kentikotel) hands over everything it needs as one Option.
+func WithOptions(opts ...Option) Option {
+	return optionFunc(func(s *settings) {
+		for _, o := range opts {
+			if o != nil {
+				o.apply(s)
+			}
+		}
+	})
+}
+
 // withGetenv replaces os.Getenv (tests).
 func withGetenv(f func(string) string) Option {
 	return optionFunc(func(s *settings) { s.getenv = f })
@@ -250,10 +292,19 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	// (a request waiting for a slot holds no credentials yet, and every redirect hop is
 	// both counted and authenticated), and retries wrap both, so that every attempt
 	// takes a slot of its own.
+	obs := kentik.Observers(s.observers...)
+	var observe []interceptors.Option
+	if obs != nil {
+		observe = append(observe, interceptors.WithObserver(obs), interceptors.WithClass(kentik.ClassV5Admin))
+	}
+	network := bypassLoopbackProxy(hc.Transport)
+	for i := len(s.wrappers) - 1; i >= 0; i-- {
+		network = s.wrappers[i](network)
+	}
 	hc.Transport = interceptors.NewRetryTransport(
 		interceptors.NewAuthTransport(
-			interceptors.NewRateLimitTransport(bypassLoopbackProxy(hc.Transport), gate), creds),
-		rp, onRetryHook(s.onRetry))
+			interceptors.NewRateLimitTransport(network, gate, observe...), creds),
+		rp, onRetryHook(s.onRetry), observe...)
 	hc.CheckRedirect = sameHostRedirects(hc.CheckRedirect)
 
 	ua := kentik.UserAgent
@@ -267,6 +318,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		maxBody:   s.maxBody,
 		limiter:   gate,
 		owned:     owned,
+		obs:       obs,
 		secret:    func() string { return creds.Token },
 	}, nil
 }
@@ -384,25 +436,39 @@ func (c *Client) endpoint(segments ...string) *url.URL {
 }
 
 // do sends one call (the transport retries it as the policy allows) and returns the
-// body of a 2xx response. payload, when not nil, is sent as the JSON body.
-func (c *Client) do(ctx context.Context, method string, u *url.URL, payload []byte) ([]byte, error) {
+// body of a 2xx response. payload, when not nil, is sent as the JSON body. tmpl is the
+// path template below the base URL ("/mykentik/tenant/{id}"), which names the call to the
+// observer.
+func (c *Client) do(ctx context.Context, method, tmpl string, u *url.URL, payload []byte) ([]byte, error) {
+	if c.obs == nil {
+		body, _, err := c.exchange(ctx, method, u, payload)
+		return body, err
+	}
+	start := time.Now()
+	body, status, err := c.exchange(interceptors.WithPathTemplate(ctx, tmpl), method, u, payload)
+	c.obs.V5Request(ctx, kentik.V5RequestEvent{Method: method, Path: tmpl, Status: status, Duration: time.Since(start), Err: err})
+	return body, err
+}
+
+// exchange is do without the observer; status is the response's, 0 when there was none.
+func (c *Client) exchange(ctx context.Context, method string, u *url.URL, payload []byte) (body []byte, status int, err error) {
 	path := u.EscapedPath()
 	resp, err := c.send(ctx, method, u, payload)
 	if err != nil {
-		return nil, fmt.Errorf("mykentik: %s %s: %w", method, path, unwrapURLError(err))
+		return nil, 0, fmt.Errorf("mykentik: %s %s: %w", method, path, unwrapURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		apiErr := c.apiError(method, path, resp)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("%w (retry abandoned: %w)", apiErr, err)
+			return nil, resp.StatusCode, fmt.Errorf("%w (retry abandoned: %w)", apiErr, err)
 		}
-		return nil, apiErr
+		return nil, resp.StatusCode, apiErr
 	}
-	body, err := readBody(resp, c.maxBody)
+	body, err = readBody(resp, c.maxBody)
 	if err != nil {
-		return nil, fmt.Errorf("mykentik: %s %s: %d response: %w", method, path, resp.StatusCode, err)
+		return nil, resp.StatusCode, fmt.Errorf("mykentik: %s %s: %d response: %w", method, path, resp.StatusCode, err)
 	}
-	return body, nil
+	return body, resp.StatusCode, nil
 }
 
 // send sends the request. http.NewRequest sets GetBody for the in-memory payload, so the

@@ -41,7 +41,9 @@ func TestLimiterFactory(t *testing.T) {
 	}
 	refused := errors.New("redis down")
 	if _, err := New(context.Background(), WithBaseURL(f.srv.URL), WithCredentials(testCreds),
-		WithLimiterFactory(func(context.Context, string, string, ratelimit.Policy) (ratelimit.Limiter, error) { return nil, refused })); !errors.Is(err, refused) {
+		WithLimiterFactory(func(context.Context, string, string, ratelimit.Policy) (ratelimit.Limiter, error) {
+			return nil, refused
+		})); !errors.Is(err, refused) {
 		t.Fatalf("a failing factory: %v", err)
 	}
 }

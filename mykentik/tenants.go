@@ -10,6 +10,14 @@ import (
 	"strings"
 )
 
+// The path templates of the calls, below the base URL: what names them to an observer.
+const (
+	pathTenants     = "/mykentik/tenants"
+	pathTenant      = "/mykentik/tenant/{id}"
+	pathTenantUsers = "/mykentik/tenant/{id}/user"
+	pathTenantUser  = "/mykentik/tenant/{id}/user/{user_id}"
+)
+
 // ListTenants returns every tenant of the organization (GET /mykentik/tenants). The
 // result is never nil; it is empty when there are no tenants.
 func (c *Client) ListTenants(ctx context.Context) ([]Tenant, error) {
@@ -17,7 +25,7 @@ func (c *Client) ListTenants(ctx context.Context) ([]Tenant, error) {
 		return nil, err
 	}
 	u := c.endpoint("mykentik", "tenants")
-	body, err := c.do(ctx, http.MethodGet, u, nil)
+	body, err := c.do(ctx, http.MethodGet, pathTenants, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +42,7 @@ func (c *Client) GetTenant(ctx context.Context, id int64) (*Tenant, error) {
 		return nil, err
 	}
 	u := c.endpoint("mykentik", "tenant", strconv.FormatInt(id, 10))
-	body, err := c.do(ctx, http.MethodGet, u, nil)
+	body, err := c.do(ctx, http.MethodGet, pathTenant, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +80,7 @@ func (c *Client) CreateTenantUser(ctx context.Context, tenantID int64, email str
 	}
 	tid := strconv.FormatInt(tenantID, 10)
 	u := c.endpoint("mykentik", "tenant", tid, "user")
-	body, err := c.do(ctx, http.MethodPost, u, payload)
+	body, err := c.do(ctx, http.MethodPost, pathTenantUsers, u, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +118,7 @@ func (c *Client) DeleteTenantUser(ctx context.Context, tenantID int64, userID st
 		return fmt.Errorf("%w: user id %q has control characters", ErrInvalidArgument, truncate(userID, 40))
 	}
 	u := c.endpoint("mykentik", "tenant", strconv.FormatInt(tenantID, 10), "user", userID)
-	_, err := c.do(ctx, http.MethodDelete, u, nil)
+	_, err := c.do(ctx, http.MethodDelete, pathTenantUser, u, nil)
 	return err
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
+	"github.com/gokentik/kentik/kentikprom"
 )
 
 type classifyFlags struct {
@@ -30,6 +31,7 @@ type classifyFlags struct {
 	dryRun      bool
 	verify      bool
 	failedFile  string
+	metrics     metricsFlags
 }
 
 func newClassifyCmd(g *Globals) *cobra.Command {
@@ -57,11 +59,16 @@ With --journal every acknowledged batch is recorded on disk at once; run the sam
 again after a crash or Ctrl-C and only what was not acknowledged is sent. Batches that
 fail after the client's retries do not stop the others; their rows are written to
 --failed-file (PLAN.failed by default), itself a plan you can run again. Refused
-credentials stop the job at once. The exit code is 1 when anything was not classified.`,
+credentials stop the job at once. The exit code is 1 when anything was not classified.
+
+With --metrics-listen ADDR the job's progress and the client's metrics (limiter waits,
+push-backs, retries, calls by code) are served for Prometheus at http://ADDR/metrics
+while the job runs.`,
 		Example: `  kentik interfaces classify --file plan.csv --dry-run
   kentik interfaces classify --file plan.csv --journal plan.journal --verify
   kentik interfaces classify --file plan.failed
-  generate-plan | kentik interfaces classify --file - --format jsonl -o json`,
+  generate-plan | kentik interfaces classify --file - --format jsonl -o json
+  kentik interfaces classify --file plan.csv --journal plan.journal --metrics-listen 127.0.0.1:9464`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runClassify(cmd.Context(), g, o)
@@ -77,6 +84,7 @@ credentials stop the job at once. The exit code is 1 when anything was not class
 	f.BoolVar(&o.dryRun, "dry-run", false, "show the groups, requests and the time the policy implies; send nothing")
 	f.BoolVar(&o.verify, "verify", false, "read the classifications back (one ListInterface per group) and compare")
 	f.StringVar(&o.failedFile, "failed-file", "", "where the rows of failed batches go, as a plan (default PLAN.failed)")
+	o.metrics.add(f)
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -105,6 +113,9 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 	if o.failedFile == "" {
 		o.failedFile = defaultBeside(o.file, ".failed")
+	}
+	if err := o.metrics.check(); err != nil {
+		return err
 	}
 	if o.file != "-" {
 		// A plan that is not there is a bad --file, as for interfaces create.
@@ -167,7 +178,27 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 
 	var retries atomic.Int64
-	c, err := g.dialGRPC(ctx, client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }))
+	dialOpts := []client.Option{client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) })}
+	ms, err := startMetrics(g, o.metrics)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	var job *kentikprom.JobMetrics
+	if ms != nil {
+		m, err := kentikprom.New(ms.reg)
+		if err != nil {
+			return err
+		}
+		if job, err = kentikprom.NewJobMetrics(ms.reg); err != nil {
+			return err
+		}
+		// The plan's size, before the first batch reports.
+		job.Observe(classify.Progress{Interfaces: plan.Interfaces, TotalRequests: plan.Requests()})
+		dialOpts = append(dialOpts, m.ClientOption())
+		fmt.Fprintf(g.Stderr, "classify: metrics on %s while the job runs\n", ms.URL())
+	}
+	c, err := g.dialGRPC(ctx, dialOpts...)
 	if err != nil {
 		return err
 	}
@@ -176,6 +207,12 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	r.Retries = retries.Load
 	pp := classify.NewProgressPrinter(g.Stderr, isTerminal(g.Stderr))
 	r.Progress = pp.Report
+	if job != nil {
+		r.Progress = func(p classify.Progress) {
+			job.Observe(p)
+			pp.Report(p)
+		}
+	}
 	fmt.Fprintf(g.Stderr, "classify: %d interface%s in %d group%s, %d request%s of at most %d ids; policy %s (at least %s)\n",
 		plan.Interfaces, plural(plan.Interfaces), len(plan.Groups), plural(len(plan.Groups)), plan.Requests(), plural(plan.Requests()),
 		plan.BatchSize, policy, classify.Estimate(policy, plan.Requests(), 0).Round(time.Second))

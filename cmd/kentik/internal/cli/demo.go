@@ -17,6 +17,7 @@ import (
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
+	"github.com/gokentik/kentik/kentikprom"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -26,6 +27,7 @@ type demoFlags struct {
 	batchSize  int
 	speedup    float64
 	seed       int64
+	metrics    metricsFlags
 }
 
 // demoGroups is how the demo plan classifies the fake's interfaces, in turn.
@@ -65,6 +67,7 @@ temporary directory.`,
 	f.IntVar(&o.batchSize, "batch-size", 100, "interface ids per ManualClassify request")
 	f.Float64Var(&o.speedup, "speedup", 30, "how many times faster than real time the limits run")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the fake's interfaces")
+	o.metrics.add(f)
 	return cmd
 }
 
@@ -94,6 +97,9 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		return usagef("--batch-size %d: want a positive number", o.batchSize)
 	case !(o.speedup >= 1 && o.speedup <= 1000):
 		return usagef("--speedup %g: want 1 to 1000", o.speedup)
+	}
+	if err := o.metrics.check(); err != nil {
+		return err
 	}
 	out := g.Stderr // the story goes to stderr; -o json puts the result alone on stdout
 	if !g.JSON() {
@@ -133,23 +139,40 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		classify.Estimate(policy, plan.Requests(), 0).Round(10*time.Millisecond))
 
 	var retries atomic.Int64
-	c, err := client.New(ctx,
+	clientOpts := []client.Option{
 		client.WithEndpoint(srv.GRPCAddr()), client.WithPlaintext(),
 		client.WithCredentials(srv.Credentials()), client.WithRateLimit(policy),
-		client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }))
+		client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }),
+	}
+	ms, job, err := demoMetrics(g, o.metrics, srv, &clientOpts)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	if ms != nil {
+		fmt.Fprintf(out, "metrics (the client, the job and the fake) on %s while the demo runs\n\n", ms.URL())
+	}
+	c, err := client.New(ctx, clientOpts...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	pp := classify.NewProgressPrinter(g.Stderr, isTerminal(g.Stderr))
 	pp.Every = time.Second
+	progress := pp.Report
+	if job != nil {
+		progress = func(p classify.Progress) {
+			job.Observe(p)
+			pp.Report(p)
+		}
+	}
 	r := &classify.Runner{
 		Client:     c.Interfaces(),
 		Policy:     policy,
 		Journal:    filepath.Join(dir, "plan.journal"),
 		FailedFile: filepath.Join(dir, "plan.failed"),
 		Verify:     true,
-		Progress:   pp.Report,
+		Progress:   progress,
 		Retries:    retries.Load,
 		Logger:     g.Logger,
 	}
@@ -206,6 +229,30 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		return fmt.Errorf("demo: the fake saw %d ManualClassify calls for %d planned", rep.ManualClassifyCalls, plan.Requests())
 	}
 	return nil
+}
+
+// demoMetrics starts the metrics server of --metrics-listen with the client's, the job's
+// and the fake's metrics, adding the client's option to opts; all nil without it.
+func demoMetrics(g *Globals, mf metricsFlags, srv *kentiktest.Server, opts *[]client.Option) (*metricsServer, *kentikprom.JobMetrics, error) {
+	ms, err := startMetrics(g, mf)
+	if ms == nil || err != nil {
+		return nil, nil, err
+	}
+	m, err := kentikprom.New(ms.reg)
+	if err != nil {
+		ms.Close()
+		return nil, nil, err
+	}
+	job, err := kentikprom.NewJobMetrics(ms.reg)
+	if err == nil {
+		err = ms.Register(fakeCollector{srv: srv})
+	}
+	if err != nil {
+		ms.Close()
+		return nil, nil, err
+	}
+	*opts = append(*opts, m.ClientOption())
+	return ms, job, nil
 }
 
 // writeDemoPlan writes a CSV plan giving each id a group of demoGroups in turn.

@@ -17,7 +17,11 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, stderr = runKentik(t, nil, nil, "-o", "json", "demo", "--interfaces", "100", "--batch-size", "50", "--speedup", "100")
+	code, stdout, stderr = runKentik(t, nil, nil, "-o", "json", "demo", "--interfaces", "100", "--batch-size", "50", "--speedup", "100",
+		"--metrics-listen", "127.0.0.1:0")
+	if !strings.Contains(stderr, "metrics (the client, the job and the fake) on http://127.0.0.1:") {
+		t.Errorf("no metrics address on stderr:\n%s", stderr)
+	}
 	var doc struct {
 		Summary struct {
 			Classified int `json:"classified"`

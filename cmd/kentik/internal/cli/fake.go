@@ -28,6 +28,7 @@ type fakeFlags struct {
 	seed        int64
 	v5RateLimit string
 	listenAny   bool
+	metrics     metricsFlags
 }
 
 func newFakeCmd(g *Globals) *cobra.Command {
@@ -48,7 +49,11 @@ It listens on loopback only unless --listen-any is given, which also requires yo
 credentials: the built-in token is public.
 
 With -o json it prints where it listens (and the built-in credentials, when used) as one
-JSON document on stdout, for scripts that start it on port 0.`,
+JSON document on stdout, for scripts that start it on port 0.
+
+With --metrics-listen ADDR it serves what it saw for Prometheus at http://ADDR/metrics:
+calls, rejections and soft-limit delays per API, and the fullest rolling window against
+its limit.`,
 		Example: `  kentik fake
   kentik fake --interfaces 1000000 --seed 7 --rate-limit "concurrency=1,60/2s,soft=20/2s:50ms"
   KENTIK_EMAIL=demo@kentik.local KENTIK_API_TOKEN=kentiktest-token \
@@ -65,6 +70,7 @@ JSON document on stdout, for scripts that start it on port 0.`,
 	f.Int64Var(&o.seed, "seed", 1, "seed of the generated interfaces (same seed, same interfaces)")
 	f.StringVar(&o.v5RateLimit, "v5-rate-limit", "", "rate-limit policy of the V5 API (default: the --rate-limit policy)")
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow non-loopback listen addresses (requires --email and --token)")
+	o.metrics.add(f)
 	return cmd
 }
 
@@ -99,6 +105,9 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 		if err := fakeCheckListen(l.flag, l.addr, o.listenAny); err != nil {
 			return err
 		}
+	}
+	if err := o.metrics.check(); err != nil {
+		return err
 	}
 	creds := g.Credentials()
 	if creds.Email == "" {
@@ -138,16 +147,30 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 		return fmt.Errorf("starting the fake: %w", err)
 	}
 	defer s.Close()
+	ms, err := startMetrics(g, o.metrics)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	metricsURL := ""
+	if ms != nil {
+		if err := ms.Register(fakeCollector{srv: s}); err != nil {
+			return err
+		}
+		metricsURL = ms.URL()
+	}
 
 	stopped := g.Stdout
 	if g.JSON() {
 		// One JSON document alone on stdout, for scripts that start the fake on :0.
-		if err := writeJSON(g.Stdout, fakeJSON(s, o, defaultToken)); err != nil {
+		info := fakeJSON(s, o, defaultToken)
+		info.MetricsURL = metricsURL
+		if err := writeJSON(g.Stdout, info); err != nil {
 			return err
 		}
 		stopped = g.Stderr
 	} else {
-		printFakeBanner(g.Stdout, s, o, defaultToken)
+		printFakeBanner(g.Stdout, s, o, defaultToken, metricsURL)
 	}
 	<-ctx.Done()
 	s.Close()
@@ -166,6 +189,7 @@ type fakeInfo struct {
 	Interfaces int    `json:"interfaces"`
 	Devices    int    `json:"devices"`
 	Seed       int64  `json:"seed"`
+	MetricsURL string `json:"metrics_url,omitempty"` // with --metrics-listen
 }
 
 func fakeJSON(s *kentiktest.Server, o fakeFlags, defaultToken bool) fakeInfo {
@@ -213,7 +237,7 @@ func fakeDialable(addr string) string {
 	return addr
 }
 
-func printFakeBanner(w io.Writer, s *kentiktest.Server, o fakeFlags, defaultToken bool) {
+func printFakeBanner(w io.Writer, s *kentiktest.Server, o fakeFlags, defaultToken bool, metricsURL string) {
 	grpcAddr := fakeDialable(s.GRPCAddr())
 	v5URL := "http://" + fakeDialable(s.HTTPAddr()) + kentiktest.V5Prefix
 	creds := s.Credentials()
@@ -223,6 +247,9 @@ func printFakeBanner(w io.Writer, s *kentiktest.Server, o fakeFlags, defaultToke
 	fmt.Fprintf(w, "  gRPC InterfaceService  %s  (plaintext; rate limit %s)\n", s.GRPCAddr(), describePolicy(s.Policy()))
 	fmt.Fprintf(w, "  V5 REST API            http://%s%s  (rate limit %s)\n", s.HTTPAddr(), kentiktest.V5Prefix, describePolicy(s.V5Policy()))
 	fmt.Fprintf(w, "  interfaces             %d on %d devices (seed %d, generated in %v)\n", s.NumInterfaces(), devices, o.seed, took.Round(time.Millisecond))
+	if metricsURL != "" {
+		fmt.Fprintf(w, "  metrics                %s  (Prometheus: what the fake saw)\n", metricsURL)
+	}
 	tokenShown := creds.Token
 	if defaultToken {
 		fmt.Fprintf(w, "  credentials            email %s, token %s (the fake's built-in local token)\n", creds.Email, creds.Token)
