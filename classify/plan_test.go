@@ -203,7 +203,7 @@ func TestLoadBadJSONRows(t *testing.T) {
 		{5, "connectivity_type must be a string"},
 		{6, "invalid JSON"},
 		{7, "text after the JSON object"},
-		{8, "control characters"},
+		{8, "control character"},
 		{9, "interface_id is empty"},
 	}
 	if pe.Total != len(want) {

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Column names of a plan.
@@ -183,10 +186,12 @@ func (c *csvReader) original() []string { return append([]string(nil), c.fields.
 const maxJSONLine = 64 << 10
 
 // jsonlReader reads JSON-lines plans: one object per line with the keys interface_id,
-// connectivity_type, network_boundary and provider (matched case-insensitively); a
-// missing key or null means empty. Unlike CSV, where a misspelt column is caught by the
-// header check, a misspelt key could only go unnoticed, so keys other than these four are
-// an error. interface_id may be a string or a whole number. Blank lines are skipped.
+// connectivity_type, network_boundary and provider, matched exactly or in another ASCII
+// case (never by Unicode case folding); a missing key or null means empty. Unlike CSV,
+// where a misspelt column is caught by the header check, a misspelt key could only go
+// unnoticed, so keys other than these four are an error, and so is a key given twice
+// (which would leave the reader to pick one of its values). interface_id may be a string
+// or a whole number. Blank lines are skipped.
 type jsonlReader struct {
 	br   *bufio.Reader
 	line int
@@ -196,13 +201,6 @@ type jsonlReader struct {
 func newJSONLReader(br *bufio.Reader) *jsonlReader {
 	skipBOM(br)
 	return &jsonlReader{br: br}
-}
-
-type jsonRow struct {
-	InterfaceID      json.RawMessage `json:"interface_id"`
-	ConnectivityType json.RawMessage `json:"connectivity_type"`
-	NetworkBoundary  json.RawMessage `json:"network_boundary"`
-	Provider         json.RawMessage `json:"provider"`
 }
 
 func (j *jsonlReader) next() (record, error) {
@@ -260,29 +258,84 @@ func parseJSONRow(line int, t []byte) record {
 		r.bad = "not a JSON object"
 		return r
 	}
-	var row jsonRow
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&row); err != nil {
-		r.bad = jsonReason(err)
-		return r
-	}
-	if rest := bytes.TrimSpace(t[dec.InputOffset():]); len(rest) > 0 {
-		r.bad = "text after the JSON object (one object per line)"
-		return r
-	}
-	var bad string
-	if r.fields[0], bad = jsonText(row.InterfaceID, colID, true); bad != "" {
-		r.bad = bad
-		return r
-	}
-	for k, v := range []json.RawMessage{row.ConnectivityType, row.NetworkBoundary, row.Provider} {
-		if r.fields[k+1], bad = jsonText(v, columns[k+1], false); bad != "" {
-			r.bad = bad
-			return r
+	vals, bad := jsonMembers(t, columns[:])
+	if bad == "" {
+		for k, v := range vals {
+			if r.fields[k], bad = jsonText(v, columns[k], k == 0); bad != "" {
+				break
+			}
 		}
 	}
+	if !utf8.Valid(t) && (bad == "" || !strings.Contains(bad, "not valid UTF-8")) {
+		// Outside the values (in a key), or where the object did not parse: name the
+		// encoding, the root of the trouble, rather than what it garbled.
+		bad = notUTF8("the line", string(t))
+	}
+	r.bad = bad
 	return r
+}
+
+// jsonMembers reads the JSON object t into the raw values of the keys names, in that
+// order (nil for a key that is absent). A key matches a name exactly or in another ASCII
+// case, never by Unicode case folding as encoding/json does, where a Kelvin sign (U+212A)
+// is a K; a key that matches no name, or the name of a key already seen, is refused
+// (encoding/json would keep the last of two values without a word). It returns the reason
+// when t is not such an object.
+func jsonMembers(t []byte, names []string) ([]json.RawMessage, string) {
+	vals := make([]json.RawMessage, len(names))
+	seen := make([]bool, len(names))
+	dec := json.NewDecoder(bytes.NewReader(t))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, "not a JSON object"
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, jsonReason(err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, "invalid JSON: an object key is not a string"
+		}
+		k := slices.IndexFunc(names, func(n string) bool { return asciiEqualFold(key, n) })
+		if k < 0 {
+			return nil, "unknown key " + strconv.QuoteToASCII(key) + " (want " + strings.Join(columns[:], ", ") + ")"
+		}
+		if seen[k] {
+			return nil, fmt.Sprintf("key %q appears twice", names[k])
+		}
+		seen[k] = true
+		if err := dec.Decode(&vals[k]); err != nil {
+			return nil, jsonReason(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, jsonReason(err)
+	}
+	if rest := bytes.TrimSpace(t[dec.InputOffset():]); len(rest) > 0 {
+		return nil, "text after the JSON object (one object per line)"
+	}
+	return vals, ""
+}
+
+// asciiEqualFold reports whether a and b are equal but for the case of ASCII letters.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonText returns a JSON string value (or, when number is true, a whole number) as
@@ -292,6 +345,10 @@ func jsonText(v json.RawMessage, key string, number bool) (string, string) {
 		return "", ""
 	}
 	if v[0] == '"' {
+		if !utf8.Valid(v) {
+			// Checked on the raw bytes: decoding would turn them into U+FFFD.
+			return "", notUTF8(key, string(v[1:len(v)-1]))
+		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return "", fmt.Sprintf("%s: %v", key, err)
@@ -320,9 +377,6 @@ func isDigits(b []byte) bool {
 // rather than Go types.
 func jsonReason(err error) string {
 	msg := err.Error()
-	if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return "unknown key " + k + " (want " + strings.Join(columns[:], ", ") + ")"
-	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return fmt.Sprintf("%s must be an object with string values, got %s", "the row", te.Value)
