@@ -93,19 +93,30 @@ func (e *headerError) Error() string { return fmt.Sprintf("line %d: %s", e.line,
 // Every record must have as many fields as the header.
 type csvReader struct {
 	r      *csv.Reader
+	lim    *recordLimiter // bounds each record (encoding/csv does not)
 	header []string
 	index  [4]int // position of each of columns in a record
 	fields []string
 	extra  []string // ignored columns, by name
 }
 
-func newCSVReader(br *bufio.Reader) (*csvReader, error) {
+func newCSVReader(br *bufio.Reader) (*csvReader, error) { return newCSVReaderMax(br, maxRecord) }
+
+// newCSVReaderMax is newCSVReader with records bounded to max bytes.
+func newCSVReaderMax(br *bufio.Reader, max int) (*csvReader, error) {
 	skipBOM(br)
-	r := csv.NewReader(br)
+	lim := newRecordLimiter(br, max)
+	r := csv.NewReader(lim)
 	r.FieldsPerRecord = -1 // checked here, with a clearer message
 	r.ReuseRecord = true
 	r.TrimLeadingSpace = true
 	h, err := r.Read()
+	if lim.err != nil {
+		return nil, lim.err
+	}
+	if lim.tripped {
+		return nil, &headerError{line: 1, reason: fmt.Sprintf("the header is longer than %d bytes", max)}
+	}
 	if err == io.EOF {
 		return nil, &headerError{line: 1, reason: "the plan is empty (want a header: " + strings.Join(columns[:], ",") + ")"}
 	}
@@ -117,7 +128,7 @@ func newCSVReader(br *bufio.Reader) (*csvReader, error) {
 		return nil, err
 	}
 	line, _ := r.FieldPos(0)
-	c := &csvReader{r: r, header: append([]string(nil), h...), index: [4]int{-1, -1, -1, -1}}
+	c := &csvReader{r: r, lim: lim, header: append([]string(nil), h...), index: [4]int{-1, -1, -1, -1}}
 	seen := map[string]bool{}
 	for i, name := range h {
 		n := strings.ToLower(strings.TrimSpace(name))
@@ -149,8 +160,15 @@ func newCSVReader(br *bufio.Reader) (*csvReader, error) {
 }
 
 func (c *csvReader) next() (record, error) {
+	c.lim.reset()
 	rec, err := c.r.Read()
 	c.fields = rec
+	if c.lim.err != nil {
+		return record{}, c.lim.err
+	}
+	if c.lim.tripped {
+		return c.tooLong(err)
+	}
 	if err == io.EOF {
 		return record{}, io.EOF
 	}
@@ -180,10 +198,30 @@ func (c *csvReader) next() (record, error) {
 	return r, nil
 }
 
-func (c *csvReader) original() []string { return append([]string(nil), c.fields...) }
+// tooLong reports a record that passed the limiter's bound; err is what csv made of the
+// record cut short. When the record ends on the line it was cut on (see cutEndsOnLine),
+// the limiter discarded the rest of that line and the record is one bad row. Otherwise
+// the job stops, as for an unclosed quote: where the record really ends cannot be told,
+// so the lines after it cannot be told apart as rows.
+func (c *csvReader) tooLong(err error) (record, error) {
+	c.fields = nil
+	line, _ := c.r.FieldPos(0)
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		line = pe.StartLine
+	} else if err != nil {
+		// Nothing of the record was read (only blank lines can end so, and they do
+		// not count): not expected, but never a silent end of the plan.
+		return record{}, fmt.Errorf("a record longer than %d bytes: %w", c.lim.max, err)
+	}
+	if !cutEndsOnLine(err, c.lim.quoted) {
+		return record{}, &headerError{line: line, reason: fmt.Sprintf(
+			"a row starting on this line runs past %d bytes with a quote in it (a quoted field left open?): where it ends cannot be told, nor the rows after it; fix the quoting", c.lim.max)}
+	}
+	return record{line: line, bad: fmt.Sprintf("the row is longer than %d bytes", c.lim.max)}, nil
+}
 
-// maxJSONLine bounds one JSON line; no plan row comes anywhere near it.
-const maxJSONLine = 64 << 10
+func (c *csvReader) original() []string { return append([]string(nil), c.fields...) }
 
 // jsonlReader reads JSON-lines plans: one object per line with the keys interface_id,
 // connectivity_type, network_boundary and provider, matched exactly or in another ASCII
@@ -212,7 +250,7 @@ func (j *jsonlReader) next() (record, error) {
 		j.line++
 		j.text = text
 		if tooLong {
-			return record{line: j.line, bad: fmt.Sprintf("line is longer than %d bytes", maxJSONLine)}, nil
+			return record{line: j.line, bad: fmt.Sprintf("line is longer than %d bytes", maxRecord)}, nil
 		}
 		t := bytes.TrimSpace(text)
 		if len(t) == 0 {
@@ -223,12 +261,12 @@ func (j *jsonlReader) next() (record, error) {
 }
 
 // readLine returns the next line without its end, io.EOF when there is none. A line
-// longer than maxJSONLine is consumed and reported as tooLong.
+// longer than maxRecord is consumed and reported as tooLong.
 func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		frag, err := j.br.ReadSlice('\n')
-		if tooLong || len(buf)+len(frag) > maxJSONLine+1 {
+		if tooLong || len(buf)+len(frag) > maxRecord+1 {
 			tooLong = true
 			buf = buf[:0] // keep memory bounded; the line is reported, not kept
 		} else {
