@@ -41,8 +41,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // hugePlan is a plan of about size bytes: head, then filler repeated, then tail.
 func hugePlan(head, filler, tail string, size int64) *countingReader {
+	block := strings.Repeat(filler, (32<<10)/len(filler)+1) // whole fillers, so the block repeats seamlessly
 	return &countingReader{r: io.MultiReader(strings.NewReader(head),
-		io.LimitReader(&repeatReader{b: []byte(filler)}, size), strings.NewReader(tail))}
+		io.LimitReader(&repeatReader{b: []byte(block)}, size), strings.NewReader(tail))}
 }
 
 // readAllRows reads every row of a CSV plan from r, returning the rows (bad ones
