@@ -36,6 +36,21 @@ import (
 // a million-interface job stays well under an hour.
 const DefaultBatchSize = 1000
 
+// MaxBatchSize is the most interface ids Options.BatchSize may put in one request.
+//
+// A request must fit in the server's receive limit, which for gRPC servers is 4 MiB
+// unless they raise it, and a request over it is refused whole. Each id costs at most 22
+// bytes on the wire (a 64-bit id is at most 20 digits, plus 2 bytes of framing), so
+// 10,000 ids and the longest provider make a request of about 215 KiB, a twentieth of
+// that limit, while a million-interface job still needs only 100 requests. Larger
+// batches would save little time (the job is paced by requests, and 100 take under 3
+// minutes at the admin policy's pace) against a whole batch lost to one failure.
+const MaxBatchSize = 10_000
+
+// maxRequestBytes bounds a ManualClassify request of MaxBatchSize ids: a quarter of
+// gRPC's default 4 MiB receive limit (TestLargestRequest checks it).
+const maxRequestBytes = 1 << 20
+
 // DefaultMaxErrors is how many bad rows an error message lists before "and N more".
 const DefaultMaxErrors = 20
 
@@ -43,7 +58,8 @@ const DefaultMaxErrors = 20
 type Options struct {
 	// Format of the file; FormatAuto (the zero value) sniffs it.
 	Format Format
-	// BatchSize is the most ids per ManualClassify request; 0 means DefaultBatchSize.
+	// BatchSize is the most ids per ManualClassify request, at most MaxBatchSize; 0
+	// means DefaultBatchSize.
 	BatchSize int
 	// SkipInvalid sends the good rows of a plan that has bad ones, instead of refusing
 	// the whole plan (the default).
@@ -184,7 +200,14 @@ func (p *Plan) Close() error {
 	return err
 }
 
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
+// ceilDiv is a/b rounded up, for a >= 0 and b > 0, without overflow.
+func ceilDiv(a, b int) int {
+	n := a / b
+	if a%b != 0 {
+		n++
+	}
+	return n
+}
 
 func plural(n int) string {
 	if n == 1 {
@@ -248,8 +271,8 @@ func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
 	if opts.BatchSize == 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
-	if opts.BatchSize < 0 {
-		return nil, fmt.Errorf("classify: batch size %d: want a positive number", opts.BatchSize)
+	if opts.BatchSize < 0 || opts.BatchSize > MaxBatchSize {
+		return nil, fmt.Errorf("classify: Options.BatchSize %d: want 1 to %d (MaxBatchSize)", opts.BatchSize, MaxBatchSize)
 	}
 	if opts.MaxErrors <= 0 {
 		opts.MaxErrors = DefaultMaxErrors

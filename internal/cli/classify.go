@@ -81,7 +81,7 @@ credentials stop the job at once. The exit code is 1 when anything was not class
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "the plan: a CSV or JSON-lines file, or - for stdin (required)")
 	f.StringVar(&o.format, "format", "auto", "plan format: csv, jsonl or auto (a first non-blank '{' means jsonl)")
-	f.IntVar(&o.batchSize, "batch-size", classify.DefaultBatchSize, "most interface ids per ManualClassify request")
+	f.IntVar(&o.batchSize, "batch-size", classify.DefaultBatchSize, fmt.Sprintf("most interface ids per ManualClassify request (1 to %d)", classify.MaxBatchSize))
 	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "send the good rows of a plan with bad rows (bad rows go to --reject-file)")
 	f.StringVar(&o.rejectFile, "reject-file", "", "where --skip-invalid writes the bad rows (default PLAN.rejected)")
 	f.StringVar(&o.journal, "journal", "", "journal file that makes the job resumable (created if missing)")
@@ -105,8 +105,8 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--format: %w", err)}
 	}
-	if o.batchSize <= 0 {
-		return usagef("--batch-size %d: want a positive number", o.batchSize)
+	if o.batchSize <= 0 || o.batchSize > classify.MaxBatchSize {
+		return usagef("--batch-size %d: want 1 to %d", o.batchSize, classify.MaxBatchSize)
 	}
 	if o.rejectFile != "" && !o.skipInvalid {
 		return usagef("--reject-file needs --skip-invalid (without it a plan with bad rows is refused whole)")

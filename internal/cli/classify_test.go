@@ -199,6 +199,10 @@ func TestClassifyUsage(t *testing.T) {
 		{"interfaces", "classify"},
 		{"interfaces", "classify", "--file", plan, "--format", "xml"},
 		{"interfaces", "classify", "--file", plan, "--batch-size", "0"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "10001"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "1000000", "--dry-run"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "9223372036854775807", "--dry-run"},
+		{"demo", "--batch-size", "10001"},
 		{"interfaces", "classify", "--file", plan, "--reject-file", "x"},
 	} {
 		if code, _, stderr := runKentik(t, nil, nil, args...); code != ExitUsage {
