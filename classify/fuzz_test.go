@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -128,14 +129,20 @@ func FuzzJournal(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { p.Close() })
-	header := `{"journal":"` + journalMagic + `","plan_sha256":"` + p.SHA256 + `","batch_size":2,"groups":2,"requests":3,"interfaces":4}`
-	f.Add([]byte(header + "\n" + `{"g":0,"b":0,"n":2}` + "\n" + `{"g":1,"b":0,"n":1}` + "\n"))
-	f.Add([]byte(header + "\n" + `{"g":0,"b":1,"n":1}` + "\n" + `{"g":0,"b":`))
+	id := strings.Repeat("ab", 16)
+	header := `{"journal":"` + journalMagic + `","id":"` + id + `","plan_sha256":"` + p.SHA256 + `","batch_size":2,"groups":2,"requests":3,"interfaces":4}`
+	bs := allBatches(f, p)
+	ackLine := func(b Batch) string {
+		return fmt.Sprintf(`{"g":%d,"b":%d,"n":%d,"sum":"%s"}`, b.Group, b.Seq, len(b.IDs), ackSum(id, p.SHA256, b))
+	}
+	f.Add([]byte(header + "\n" + ackLine(bs[0]) + "\n" + ackLine(bs[2]) + "\n"))
+	f.Add([]byte(header + "\n" + ackLine(bs[1]) + "\n" + ackLine(bs[2])[:12]))
 	f.Add([]byte(header[:20]))
-	f.Add([]byte(header + "\n" + `{"g":5,"b":0,"n":2}` + "\n"))
+	f.Add([]byte(header + "\n" + `{"g":5,"b":0,"n":2,"sum":"` + strings.Repeat("0", 32) + `"}` + "\n"))
+	f.Add([]byte(header + "\n" + strings.Replace(ackLine(bs[0]), `"b":0`, `"b":1`, 1) + "\n"))
 	f.Add([]byte("not a journal\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		j := &journal{path: "fuzz.journal", done: make(map[batchKey]int)}
+		j := &journal{path: "fuzz.journal", done: make(map[batchKey]ack)}
 		good, err := j.load(data, p)
 		if err != nil {
 			return
@@ -143,9 +150,17 @@ func FuzzJournal(f *testing.F) {
 		if good < 0 || good > len(data) {
 			t.Fatalf("good prefix %d of %d bytes", good, len(data))
 		}
-		for k, n := range j.done {
-			if k.group < 0 || k.group >= len(p.groups) || k.seq < 0 || k.seq >= p.groups[k.group].Batches || n != batchLen(p, k.group, k.seq) {
-				t.Fatalf("accepted a batch outside the plan: %+v with %d ids", k, n)
+		for k, a := range j.done {
+			if k.group < 0 || k.group >= len(p.groups) || k.seq < 0 || k.seq >= p.groups[k.group].Batches || a.n != batchLen(p, k.group, k.seq) {
+				t.Fatalf("accepted a batch outside the plan: %+v with %d ids", k, a.n)
+			}
+		}
+		// Only an acknowledgement with the checksum of its batch in this journal counts.
+		for _, b := range bs {
+			a, claimed := j.done[batchKey{b.Group, b.Seq}]
+			done, _ := j.check(b)
+			if want := claimed && j.id == id && j.plan == p.SHA256 && a.sum == ackSum(id, p.SHA256, b); done != want {
+				t.Fatalf("batch %d/%d: done %v, want %v", b.Group, b.Seq, done, want)
 			}
 		}
 	})

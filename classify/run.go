@@ -117,6 +117,10 @@ type Summary struct {
 	Sent          int    `json:"requests_sent"`   // ManualClassify requests completed
 	Retries       *int64 `json:"retries"`         // retries the client made; nil (null) when Runner.Retries is not set
 	Resumed       int    `json:"batches_skipped"` // batches skipped thanks to the journal
+	// JournalRejected counts the journal's acknowledgements whose checksum did not match
+	// their batch (changed, or copied from another journal): those batches were sent
+	// again (a dry run: would be), not skipped.
+	JournalRejected int `json:"journal_acks_rejected,omitempty"`
 	FailedFile    string `json:"failed_file,omitempty"`
 
 	Verified       int `json:"verified,omitempty"`
@@ -187,6 +191,18 @@ func (r *Runner) DryRun(ctx context.Context, p *Plan) (*Summary, error) {
 		j, err := openJournal(r.Journal, p, true)
 		if err != nil {
 			return s, err
+		}
+		if n, _ := j.doneCounts(); n > 0 {
+			// Verify the acknowledgements against the plan's batches, as a run would.
+			err := p.Batches(ctx, func(b Batch) error {
+				if _, rejected := j.check(b); rejected {
+					s.JournalRejected++
+				}
+				return nil
+			})
+			if err != nil {
+				return s, err
+			}
 		}
 		s.Resumed, s.AlreadyDone = j.doneCounts()
 		left -= s.Resumed
@@ -359,8 +375,14 @@ func (st *runState) send(parent context.Context) error {
 	go func() {
 		defer close(ch)
 		prodErr = st.p.Batches(ctx, func(b Batch) error {
-			if st.j != nil && st.j.isDone(b.Group, b.Seq) {
-				return nil
+			if st.j != nil {
+				done, rejected := st.j.check(b)
+				if done {
+					return nil
+				}
+				if rejected {
+					st.rejectedAck(b)
+				}
 			}
 			select {
 			case ch <- b:
@@ -394,6 +416,19 @@ func (st *runState) send(parent context.Context) error {
 		return cause // credentials refused, journal or failed file unwritable, plan changed
 	}
 	return prodErr
+}
+
+// rejectedAck books a journal acknowledgement that did not match its batch: the batch,
+// counted as done when the journal was opened, is to be sent after all.
+func (st *runState) rejectedAck(b Batch) {
+	st.mu.Lock()
+	st.s.JournalRejected++
+	st.s.Resumed--
+	st.s.AlreadyDone -= len(b.IDs)
+	st.total++
+	st.mu.Unlock()
+	st.r.logger().Warn("the journal's acknowledgement of a batch does not match its ids (changed, or copied from another journal): sending the batch again",
+		"journal", st.r.Journal, "group", b.Classification.String(), "batch", b.Seq)
 }
 
 // one sends a batch and books the outcome.

@@ -278,7 +278,7 @@ func TestJournalTornLines(t *testing.T) {
 		t.Errorf("damaged journal: err %v, %d calls", err, n)
 	}
 	// An ack that cannot belong to this plan is refused.
-	n, _, err = run(header + `{"g":0,"b":99,"n":50}` + "\n" + lines[1])
+	n, _, err = run(header + `{"g":0,"b":99,"n":50,"sum":"` + strings.Repeat("0", ackSumLen) + `"}` + "\n" + lines[1])
 	if !errors.Is(err, ErrJournalMismatch) || n != 0 {
 		t.Errorf("foreign ack: err %v, %d calls", err, n)
 	}

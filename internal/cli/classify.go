@@ -274,6 +274,9 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		if s.AlreadyDone > 0 {
 			row("journal", "%d interfaces in %d batches already done", s.AlreadyDone, s.Resumed)
 		}
+		if s.JournalRejected > 0 {
+			row("journal", "%d acknowledgement%s that do not match their batches (changed, or copied from another journal): sent again", s.JournalRejected, plural(s.JournalRejected))
+		}
 		row("policy", "%s", s.Policy)
 		if s.PolicyRate > 0 {
 			row("time", "at least %s for %d requests (hard limit %.2f req/s; soft-limit delays included)",
@@ -286,6 +289,9 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		return
 	}
 	row("classified", "%d (%d already done by the journal, %d batches skipped)", s.Classified, s.AlreadyDone, s.Resumed)
+	if s.JournalRejected > 0 {
+		row("journal", "%d acknowledgement%s did not match their batches (changed, or copied from another journal): sent again", s.JournalRejected, plural(s.JournalRejected))
+	}
 	if s.Retries != nil {
 		row("requests", "%d sent, %d retries", s.Sent, *s.Retries)
 	} else {

@@ -268,3 +268,66 @@ func TestSummaryRateShortJob(t *testing.T) {
 		t.Errorf("long job:\n%s", out)
 	}
 }
+
+// TestSummaryJournalRejected: acknowledgements the journal could not vouch for are named
+// in the summary, for a run and a dry run.
+func TestSummaryJournalRejected(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		var b strings.Builder
+		printSummary(&b, &classify.Summary{DryRun: dry, JournalRejected: 2})
+		if out := b.String(); !strings.Contains(out, "2 acknowledgements") || !strings.Contains(out, "sent again") {
+			t.Errorf("dry run %v:\n%s", dry, out)
+		}
+	}
+}
+
+// TestClassifyForgedJournal: a journal acknowledgement edited to name the batch that
+// failed does not make the rerun skip it: the batch is sent, and the summary says why.
+func TestClassifyForgedJournal(t *testing.T) {
+	srv, env := startClassifyFake(t, 100)
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	journal := filepath.Join(t.TempDir(), "journal")
+	if err := srv.FailNext("ManualClassify", 1, codes.InvalidArgument); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10", "--journal", journal}
+	if code, _, stderr := runKentik(t, env, nil, args...); code != 1 {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	acked := map[[2]int]int{} // (group, batch) -> line
+	for i, l := range lines[1:] {
+		var a struct{ G, B int }
+		if json.Unmarshal([]byte(l), &a) == nil {
+			acked[[2]int{a.G, a.B}] = i + 1
+		}
+	}
+	if len(acked) != 9 {
+		t.Fatalf("%d acknowledgements, want 9 of 10", len(acked))
+	}
+	// Re-aim an acknowledgement of the failed batch's group at it.
+	var missing [2]int
+	for g := range 2 {
+		for b := range 5 {
+			if _, ok := acked[[2]int{g, b}]; !ok {
+				missing = [2]int{g, b}
+			}
+		}
+	}
+	victim := acked[[2]int{missing[0], (missing[1] + 1) % 5}]
+	lines[victim] = strings.Replace(lines[victim], fmt.Sprintf(`"b":%d,`, (missing[1]+1)%5), fmt.Sprintf(`"b":%d,`, missing[1]), 1)
+	if err := os.WriteFile(journal, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Stats().GRPC.Calls["ManualClassify"]
+	code, stdout, stderr := runKentik(t, env, nil, args...)
+	sent := srv.Stats().GRPC.Calls["ManualClassify"] - before
+	// The forged line stood for a batch that was sent: that one is sent again too.
+	if code != 0 || sent != 2 || !strings.Contains(stdout, "1 acknowledgement did not match") {
+		t.Errorf("rerun: exit %d, %d calls (want 2: the failed batch and the one whose line was re-aimed)\n%s\n%s", code, sent, stdout, stderr)
+	}
+}
