@@ -120,8 +120,8 @@ type Summary struct {
 	// JournalRejected counts the journal's acknowledgements whose checksum did not match
 	// their batch (changed, or copied from another journal): those batches were sent
 	// again (a dry run: would be), not skipped.
-	JournalRejected int `json:"journal_acks_rejected,omitempty"`
-	FailedFile    string `json:"failed_file,omitempty"`
+	JournalRejected int    `json:"journal_acks_rejected,omitempty"`
+	FailedFile      string `json:"failed_file,omitempty"`
 
 	Verified       int `json:"verified,omitempty"`
 	Mismatched     int `json:"mismatched,omitempty"`
