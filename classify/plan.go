@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gokentik/kentik/enums"
-	"github.com/gokentik/kentik/internal/ctxio"
 )
 
 // DefaultBatchSize is the number of interface ids per ManualClassify request unless
@@ -71,6 +70,10 @@ type Options struct {
 	RejectFile string
 	// MaxErrors caps the bad rows kept for messages; 0 means DefaultMaxErrors.
 	MaxErrors int
+	// MaxSpool is the most bytes LoadReader copies to a temporary file (and Load, for
+	// a plan that is a pipe or a device); 0 means DefaultMaxSpool. A larger plan fails
+	// with ErrSpoolTooLarge.
+	MaxSpool int64
 }
 
 // RowError is a bad row: the file, the 1-based line the row starts on, and why.
@@ -143,7 +146,7 @@ type Batch struct {
 // produce the batches (Batches), so it holds no ids beyond what duplicate detection needs.
 type Plan struct {
 	Name      string // the file as the user named it ("-" reads as "stdin")
-	Path      string // the file read (a temporary copy for stdin)
+	Path      string // the file read; "" for a plan spooled from a reader, a pipe or a device
 	Format    Format
 	SHA256    string // hex SHA-256 of the file's bytes
 	BatchSize int
@@ -164,7 +167,8 @@ type Plan struct {
 	skip    []uint32           // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
 	size    int64              // file size and time seen by pass 1
 	modTime time.Time          //
-	spool   string             // temporary copy of stdin, removed by Close
+	spool     *os.File           // the temporary copy of a plan read from a reader; closed by Close
+	spoolName string             // its name, when it could not be removed at once; removed by Close
 	index   map[Classification]int
 }
 
@@ -190,13 +194,18 @@ func (p *Plan) Requests() int {
 	return n
 }
 
-// Close removes the temporary copy of stdin, if any.
+// Close releases the temporary copy of a plan read from a reader, if any.
 func (p *Plan) Close() error {
-	if p.spool == "" {
+	if p.spool == nil {
 		return nil
 	}
-	err := os.Remove(p.spool)
-	p.spool = ""
+	err := p.spool.Close()
+	if p.spoolName != "" {
+		if rerr := os.Remove(p.spoolName); err == nil {
+			err = rerr
+		}
+	}
+	p.spool, p.spoolName = nil, ""
 	return err
 }
 
@@ -216,30 +225,29 @@ func plural(n int) string {
 	return "s"
 }
 
-// LoadReader copies r (e.g. stdin) to a temporary file, then loads it as Load does, so
-// that the whole plan is validated before anything is sent. name is used in messages.
-// The copy is removed by Plan.Close (or at once when loading fails). When ctx ends, the
-// copy stops at once, even during a read of r that blocks (a silent stdin); r should not
-// be read after that.
+// LoadReader copies r (e.g. stdin) to a temporary file, at most Options.MaxSpool bytes,
+// then loads it as Load does, so that the whole plan is validated before anything is
+// sent. name is used in messages. The copy has no name in the file system (a job killed
+// outright leaves nothing behind) and is released by Plan.Close (or at once when loading
+// fails). When ctx ends, the copy stops at once, even during a read of r that blocks (a
+// silent stdin); r should not be read after that.
 func LoadReader(ctx context.Context, name string, r io.Reader, opts Options) (*Plan, error) {
-	f, err := os.CreateTemp("", "kentik-classify-*.plan")
-	if err != nil {
-		return nil, fmt.Errorf("classify: spooling %s: %w", name, err)
+	if opts.MaxSpool < 0 {
+		return nil, fmt.Errorf("classify: Options.MaxSpool %d: want a positive number of bytes, or 0 for DefaultMaxSpool", opts.MaxSpool)
 	}
-	_, err = io.Copy(f, ctxio.Reader(ctx, r))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	f, fname, _, err := spool(ctx, name, r, opts.maxSpool())
 	if err != nil {
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("classify: spooling %s: %w", name, err)
-	}
-	p, err := load(ctx, name, f.Name(), opts)
-	if err != nil {
-		os.Remove(f.Name())
 		return nil, err
 	}
-	p.spool = f.Name()
+	p, err := load(ctx, name, "", f, opts)
+	if err != nil {
+		f.Close()
+		if fname != "" {
+			os.Remove(fname)
+		}
+		return nil, err
+	}
+	p.spoolName = fname
 	return p, nil
 }
 
@@ -261,10 +269,11 @@ func Load(ctx context.Context, path string, opts Options) (*Plan, error) {
 		defer f.Close()
 		return LoadReader(ctx, path, f, opts)
 	}
-	return load(ctx, path, path, opts)
+	return load(ctx, path, path, nil, opts)
 }
 
-func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
+// load loads the plan at path, or in the spool sp when it is not nil.
+func load(ctx context.Context, name, path string, sp *os.File, opts Options) (*Plan, error) {
 	if name == "-" {
 		name = "stdin"
 	}
@@ -280,6 +289,7 @@ func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
 	p := &Plan{
 		Name:      name,
 		Path:      path,
+		spool:     sp,
 		Format:    opts.Format,
 		BatchSize: opts.BatchSize,
 		seed:      maphash.MakeSeed(),
@@ -333,12 +343,38 @@ type loader struct {
 	rp       rowParser
 }
 
+// planFile is one pass's view of a plan: the file, or the spool.
+type planFile interface {
+	io.Reader
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// openFile opens the plan for one pass: the spool from its start, or the file.
+func (p *Plan) openFile() (planFile, error) {
+	if p.spool != nil {
+		st, err := p.spool.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("classify: %w", err)
+		}
+		return spoolFile{io.NewSectionReader(p.spool, 0, st.Size()), p.spool}, nil
+	}
+	if p.Path == "" {
+		return nil, fmt.Errorf("classify: the plan %s is closed", p.Name)
+	}
+	f, err := os.Open(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("classify: %w", err)
+	}
+	return f, nil
+}
+
 // open opens the plan file for one pass, sniffing the format the first time, and
 // returns a row reader and the hash of everything read through it.
-func (l *loader) open() (*os.File, rowReader, hash.Hash, error) {
-	f, err := os.Open(l.p.Path)
+func (l *loader) open() (planFile, rowReader, hash.Hash, error) {
+	f, err := l.p.openFile()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("classify: %w", err)
+		return nil, nil, nil, err
 	}
 	h := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)
@@ -641,7 +677,12 @@ func conflictReason(id string, rows []occurrence) string {
 // an error wrapping ErrPlanChanged as soon as it notices (a row whose id or
 // classification was not seen by Load, a different size or a different hash).
 func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
-	st, err := os.Stat(p.Path)
+	f, err := p.openFile()
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("classify: %w", err)
 	}

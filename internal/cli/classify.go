@@ -41,6 +41,7 @@ type classifyFlags struct {
 	dryRun      bool
 	verify      bool
 	failedFile  string
+	spoolLimit  string
 }
 
 func newClassifyCmd(g *Globals) *cobra.Command {
@@ -88,6 +89,7 @@ credentials stop the job at once. The exit code is 1 when anything was not class
 	f.BoolVar(&o.dryRun, "dry-run", false, "show the groups, requests and the time the policy implies; send nothing")
 	f.BoolVar(&o.verify, "verify", false, "read the classifications back (one ListInterface per group) and compare")
 	f.StringVar(&o.failedFile, "failed-file", "", "where the rows of failed batches go, as a plan (default PLAN.failed)")
+	f.StringVar(&o.spoolLimit, "spool-limit", formatSize(classify.DefaultMaxSpool), "the most a plan from stdin, a pipe or a device may hold (it is copied to a temporary file first), e.g. 500MB, 4GiB")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -125,12 +127,19 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 			return usagef("--file %s is a directory: want a plan file", o.file)
 		}
 	}
-	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile}
+	spoolLimit, err := parseSize(o.spoolLimit)
+	if err != nil || spoolLimit <= 0 {
+		return usagef("--spool-limit %q: want a positive size, e.g. 500MB or 4GiB", o.spoolLimit)
+	}
+	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile, MaxSpool: spoolLimit}
 	var plan *classify.Plan
 	if o.file == "-" {
 		plan, err = classify.LoadReader(ctx, "-", g.Stdin, opts)
 	} else {
 		plan, err = classify.Load(ctx, o.file, opts)
+	}
+	if errors.Is(err, classify.ErrSpoolTooLarge) {
+		return fmt.Errorf("%w (--spool-limit %s)", err, formatSize(spoolLimit))
 	}
 	if err != nil {
 		return err

@@ -203,6 +203,8 @@ func TestClassifyUsage(t *testing.T) {
 		{"interfaces", "classify", "--file", plan, "--batch-size", "1000000", "--dry-run"},
 		{"interfaces", "classify", "--file", plan, "--batch-size", "9223372036854775807", "--dry-run"},
 		{"demo", "--batch-size", "10001"},
+		{"interfaces", "classify", "--file", plan, "--spool-limit", "0", "--dry-run"},
+		{"interfaces", "classify", "--file", plan, "--spool-limit", "1.5GB", "--dry-run"},
 		{"interfaces", "classify", "--file", plan, "--reject-file", "x"},
 	} {
 		if code, _, stderr := runKentik(t, nil, nil, args...); code != ExitUsage {
@@ -329,5 +331,18 @@ func TestClassifyForgedJournal(t *testing.T) {
 	// The forged line stood for a batch that was sent: that one is sent again too.
 	if code != 0 || sent != 2 || !strings.Contains(stdout, "1 acknowledgement did not match") {
 		t.Errorf("rerun: exit %d, %d calls (want 2: the failed batch and the one whose line was re-aimed)\n%s\n%s", code, sent, stdout, stderr)
+	}
+}
+
+// TestClassifySpoolLimit: a plan from stdin larger than --spool-limit is refused, naming
+// the flag and its value.
+func TestClassifySpoolLimit(t *testing.T) {
+	plan := "interface_id,connectivity_type,network_boundary,provider\n" + strings.Repeat("1,transit,,\n", 100)
+	code, _, stderr := runKentik(t, nil, strings.NewReader(plan), "interfaces", "classify", "--file", "-", "--dry-run", "--spool-limit", "1KiB")
+	if code != ExitFailure || !strings.Contains(stderr, "--spool-limit 1KiB") || !strings.Contains(stderr, "larger than") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runKentik(t, nil, strings.NewReader(plan), "interfaces", "classify", "--file", "-", "--dry-run", "--spool-limit", "2KB"); code != 0 {
+		t.Errorf("within the limit: exit %d\n%s", code, stderr)
 	}
 }
