@@ -160,16 +160,16 @@ type Plan struct {
 	// IgnoredColumns are CSV header columns that are not part of a plan.
 	IgnoredColumns []string
 
-	groups  []Group            // every group, by Index (some may have become empty)
-	seed    maphash.Seed       // hash of ids for ids
-	ids     map[uint64]idEntry // hash(id) -> first occurrence
-	exact   map[string]uint32  // ids whose hash collided with another id's -> group
-	skip    []uint32           // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
-	size    int64              // file size and time seen by pass 1
-	modTime time.Time          //
+	groups    []Group            // every group, by Index (some may have become empty)
+	seed      maphash.Seed       // hash of ids for ids
+	ids       map[uint64]idEntry // hash(id) -> first occurrence
+	exact     map[string]uint32  // ids whose hash collided with another id's -> group
+	skip      []uint32           // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
+	size      int64              // file size and time seen by pass 1
+	modTime   time.Time          //
 	spool     *os.File           // the temporary copy of a plan read from a reader; closed by Close
 	spoolName string             // its name, when it could not be removed at once; removed by Close
-	index   map[Classification]int
+	index     map[Classification]int
 }
 
 // hashID keys the id set. maphash with a per-plan random seed is fast and, with 64 bits,
