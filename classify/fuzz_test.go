@@ -103,6 +103,8 @@ func FuzzJSONLPlan(f *testing.F) {
 	f.Add([]byte(`{"interface_id":"1","connectivity_type":"transit","network_boundary":"external","provider":"A"}` + "\n" + `{"interface_id":2,"connectivity_type":"ix"}` + "\n"))
 	f.Add([]byte(`{"interface_id":"1","connectivity_type":"transit"}` + "\n" + `{"interface_id":"1","connectivity_type":"ix"}` + "\n\n[1]\n{\"x\":1}\n"))
 	f.Add([]byte(`{"interface_id":"1","connectivity_type":"transit","provider":null} trailing`))
+	f.Add([]byte(`{"line":2,"reason":"line 2: x","row":"{\"interface_id\":\"1\",\"connectivity_type\":\"ix\"}"}` + "\n" + `{"row":"{\"row\":\"{}\"}"}` + "\n"))
+	f.Add([]byte(`{"interface_id":"1","Interface_ID":"2","connectivity_type":"ix","networ\u212a_boundary":"x","provider":"\ud800"}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			if t := bytes.TrimSpace(line); len(t) > 0 {

@@ -13,7 +13,10 @@ import (
 
 // rejectWriter writes rejected rows: CSV plans get their original fields plus a "reason"
 // column (so the file can be corrected and fed back: the extra column is ignored), JSON
-// lines plans get {"line":N,"reason":"...","row":"<the original line>"}.
+// lines plans get {"line":N,"reason":"...","row":"<the original line>"}, which the
+// JSON-lines reader reads as its row (so that file too can be corrected and fed back).
+// JSON cannot hold bytes that are not UTF-8: a row with such bytes keeps U+FFFD in their
+// place, which is refused in turn until it is fixed.
 type rejectWriter struct {
 	f   *os.File
 	bw  *bufio.Writer

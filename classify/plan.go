@@ -65,8 +65,9 @@ type Options struct {
 	SkipInvalid bool
 	// RejectFile, when set together with SkipInvalid, receives every rejected row as
 	// it was in the plan plus a "reason" column (CSV) or as
-	// {"line":N,"reason":"...","row":"..."} (JSON lines). Load refuses one that is
-	// the plan itself.
+	// {"line":N,"reason":"...","row":"..."} (JSON lines). Either is a plan: the reason
+	// column is ignored, and a JSON-lines reject record is read as its row, so the file
+	// can be fixed and loaded as it is. Load refuses one that is the plan itself.
 	RejectFile string
 	// MaxErrors caps the bad rows kept for messages; 0 means DefaultMaxErrors.
 	MaxErrors int

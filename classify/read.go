@@ -230,11 +230,27 @@ func (c *csvReader) original() []string { return append([]string(nil), c.fields.
 // unnoticed, so keys other than these four are an error, and so is a key given twice
 // (which would leave the reader to pick one of its values). interface_id may be a string
 // or a whole number. Blank lines are skipped.
+//
+// A row may also carry the keys "line" and "reason", which are ignored, or be a reject
+// record, {"line":N,"reason":"…","row":"…"}, whose row is read as the line of the plan
+// it was: so a reject file, fixed or not, is a plan (see rejectWriter).
 type jsonlReader struct {
-	br   *bufio.Reader
-	line int
-	text []byte // the current line, without its end
+	br    *bufio.Reader
+	line  int
+	text  []byte // the current line, without its end
+	inner []byte // the row of the current line, when it is a reject record
 }
+
+// The keys of a JSON-lines row: the plan's columns, then those of a reject record.
+const (
+	keyLine   = "line"
+	keyReason = "reason"
+	keyRow    = "row"
+)
+
+var jsonKeys = [...]string{colID, colType, colBoundary, colProvider, keyLine, keyReason, keyRow}
+
+const iLine, iReason, iRow = 4, 5, 6 // of jsonKeys
 
 func newJSONLReader(br *bufio.Reader) *jsonlReader {
 	skipBOM(br)
@@ -256,7 +272,9 @@ func (j *jsonlReader) next() (record, error) {
 		if len(t) == 0 {
 			continue
 		}
-		return parseJSONRow(j.line, t), nil
+		var r record
+		r, j.inner = parseJSONRow(j.line, t)
+		return r, nil
 	}
 }
 
@@ -288,18 +306,33 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 	}
 }
 
-func (j *jsonlReader) original() []string { return []string{string(j.text)} }
+// original returns the line, or the row of a reject record: the reject file of a reject
+// file holds the plan's rows, not rows wrapped twice.
+func (j *jsonlReader) original() []string {
+	if j.inner != nil {
+		return []string{string(j.inner)}
+	}
+	return []string{string(j.text)}
+}
 
-func parseJSONRow(line int, t []byte) record {
+// parseJSONRow parses the JSON-lines row t (trimmed, not empty). When t is a reject
+// record it also returns its row.
+func parseJSONRow(line int, t []byte) (record, []byte) {
 	r := record{line: line}
 	if t[0] != '{' {
 		r.bad = "not a JSON object"
-		return r
+		return r, nil
 	}
-	vals, bad := jsonMembers(t, columns[:])
+	vals, bad := jsonMembers(t, jsonKeys[:])
 	if bad == "" {
-		for k, v := range vals {
-			if r.fields[k], bad = jsonText(v, columns[k], k == 0); bad != "" {
+		bad = jsonIgnored(vals)
+	}
+	if bad == "" && isSet(vals[iRow]) {
+		return parseRejectRecord(line, t, vals)
+	}
+	if bad == "" {
+		for k := range columns {
+			if r.fields[k], bad = jsonText(vals[k], columns[k], k == 0); bad != "" {
 				break
 			}
 		}
@@ -310,7 +343,56 @@ func parseJSONRow(line int, t []byte) record {
 		bad = notUTF8("the line", string(t))
 	}
 	r.bad = bad
-	return r
+	return r, nil
+}
+
+// isSet reports whether a member is present and not null.
+func isSet(v json.RawMessage) bool { return len(v) > 0 && string(v) != "null" }
+
+// jsonIgnored checks the members a row may carry that are not sent: they must have the
+// types the reject writer gives them, lest a typo pass unseen.
+func jsonIgnored(vals []json.RawMessage) string {
+	if v := vals[iLine]; isSet(v) && !isDigits(v) {
+		return "line must be a whole number (the line of the plan a reject record came from), got " + clip(string(v))
+	}
+	if v := vals[iReason]; isSet(v) && v[0] != '"' {
+		return "reason must be a string, got " + clip(string(v))
+	}
+	return ""
+}
+
+// parseRejectRecord reads the row of a reject record as the row of the plan it was (see
+// rejectWriter), and returns that row too. A reject record has no plan keys of its own.
+func parseRejectRecord(line int, t []byte, vals []json.RawMessage) (record, []byte) {
+	r := record{line: line}
+	for k := range columns {
+		if isSet(vals[k]) {
+			r.bad = fmt.Sprintf("a reject record (with %q) has no other keys of a plan row, got %q", keyRow, columns[k])
+			return r, nil
+		}
+	}
+	if !utf8.Valid(t) {
+		r.bad = notUTF8("the line", string(t))
+		return r, nil
+	}
+	var s string
+	if v := vals[iRow]; v[0] != '"' || json.Unmarshal(v, &s) != nil {
+		r.bad = "row must be a string (the line of the plan that was rejected), got " + clip(string(v))
+		return r, nil
+	}
+	inner := bytes.TrimSpace([]byte(s))
+	if len(inner) == 0 {
+		r.bad = "row is empty (a reject file keeps nothing of a line longer than the bound, nor of a blank one)"
+		return r, []byte(s)
+	}
+	ir, nested := parseJSONRow(line, inner)
+	if nested != nil {
+		ir.bad = "a reject record inside a reject record"
+	}
+	if ir.bad != "" {
+		ir.bad = "row: " + ir.bad
+	}
+	return ir, inner
 }
 
 // jsonMembers reads the JSON object t into the raw values of the keys names, in that
