@@ -3,6 +3,7 @@ package classify
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -162,4 +163,57 @@ func TestLoadLongRecords(t *testing.T) {
 	if got := planned(t, p); len(got) != 4 || got["6"].Provider != "A" {
 		t.Errorf("planned %v", got)
 	}
+}
+
+// BenchmarkCSVRecordLimit reads the same 100,000-row plan with encoding/csv directly and
+// through the record limiter, side by side: the price of the bound (one Read per line).
+//
+//	go test -run '^$' -bench CSVRecordLimit -benchmem ./classify/
+func BenchmarkCSVRecordLimit(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(header)
+	for i := range 100_000 {
+		fmt.Fprintf(&sb, "%d,transit,external,Provider-%d\n", 1000001+i, i%50)
+	}
+	plan := sb.String()
+	b.Run("direct", func(b *testing.B) {
+		b.SetBytes(int64(len(plan)))
+		for b.Loop() {
+			c := csv.NewReader(bufio.NewReaderSize(strings.NewReader(plan), 64<<10))
+			c.FieldsPerRecord, c.ReuseRecord, c.TrimLeadingSpace = -1, true, true
+			n := 0
+			for {
+				if _, err := c.Read(); err == io.EOF {
+					break
+				} else if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if n != 100_001 {
+				b.Fatalf("%d records", n)
+			}
+		}
+	})
+	b.Run("limited", func(b *testing.B) {
+		b.SetBytes(int64(len(plan)))
+		for b.Loop() {
+			c, err := newCSVReader(bufio.NewReaderSize(strings.NewReader(plan), 64<<10))
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 1
+			for {
+				if _, err := c.next(); err == io.EOF {
+					break
+				} else if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if n != 100_001 {
+				b.Fatalf("%d records", n)
+			}
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -90,6 +91,9 @@ func (w *rejectWriter) close() error {
 	return err
 }
 
+// failedHeader is the first line of a failed file: a plan's header.
+var failedHeader = strings.Join(columns[:], ",") + "\n"
+
 // failedWriter writes the interfaces of failed batches (and of verification mismatches)
 // as a CSV plan with the classification they should have had, so that the file can be
 // run again as it is. The file is created on the first failure.
@@ -111,7 +115,7 @@ func (w *failedWriter) write(c Classification, ids []string) error {
 			return err
 		}
 		w.f, w.w = f, csv.NewWriter(f)
-		if err := w.w.Write(columns[:]); err != nil {
+		if _, err := io.WriteString(f, failedHeader); err != nil {
 			return err
 		}
 	}

@@ -152,7 +152,7 @@ type Plan struct {
 	SHA256    string // hex SHA-256 of the file's bytes
 	BatchSize int
 
-	Groups     []Group // groups with at least one interface, in Index order
+	Groups     []Group // groups with at least one interface, in Index order; read only
 	Rows       int     // data rows read (blank lines and the header not counted)
 	Interfaces int     // distinct interface ids to classify
 	Duplicates int     // rows that repeat an earlier row's id and classification (dropped)
@@ -161,16 +161,16 @@ type Plan struct {
 	// IgnoredColumns are CSV header columns that are not part of a plan.
 	IgnoredColumns []string
 
-	groups    []Group            // every group, by Index (some may have become empty)
-	seed      maphash.Seed       // hash of ids for ids
-	ids       map[uint64]idEntry // hash(id) -> first occurrence
-	exact     map[string]uint32  // ids whose hash collided with another id's -> group
-	skip      []uint32           // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
-	size      int64              // file size and time seen by pass 1
-	modTime   time.Time          //
-	spool     *os.File           // the temporary copy of a plan read from a reader; closed by Close
-	spoolName string             // its name, when it could not be removed at once; removed by Close
-	index     map[Classification]int
+	groups    []Group                // every group, by Index (some may have become empty)
+	seed      maphash.Seed           // hash of ids for ids
+	ids       map[uint64]idEntry     // hash(id) -> first occurrence
+	exact     map[string]uint32      // ids whose hash collided with another id's -> group
+	skip      []uint32               // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
+	size      int64                  // file size and time seen by pass 1
+	modTime   time.Time              //
+	spool     *os.File               // the temporary copy of a plan read from a reader; closed by Close
+	spoolName string                 // its name, when it could not be removed at once; removed by Close
+	index     map[Classification]int // classification -> group, while Load runs
 }
 
 // hashID keys the id set. maphash with a per-plan random seed is fast and, with 64 bits,
@@ -315,13 +315,25 @@ func load(ctx context.Context, name, path string, sp *os.File, opts Options) (*P
 	}
 	slices.Sort(p.skip)
 	p.Errors = l.errors()
+	// The groups are the bulk of a plan with many distinct classifications (a million
+	// providers): keep one slice of exactly their number, shared by Groups unless some
+	// group lost all its rows to conflicts, and drop the index, which only Load needs.
+	p.groups = slices.Clone(p.groups)
+	p.index = nil
+	empty := false
 	for i := range p.groups {
-		p.groups[i].Batches = ceilDiv(p.groups[i].Interfaces, p.BatchSize)
+		g := &p.groups[i]
+		g.Batches = ceilDiv(g.Interfaces, p.BatchSize)
+		p.Interfaces += g.Interfaces
+		empty = empty || g.Interfaces == 0
 	}
-	for _, g := range p.groups {
-		if g.Interfaces > 0 {
-			p.Interfaces += g.Interfaces
-			p.Groups = append(p.Groups, g)
+	p.Groups = p.groups
+	if empty {
+		p.Groups = nil
+		for _, g := range p.groups {
+			if g.Interfaces > 0 {
+				p.Groups = append(p.Groups, g)
+			}
 		}
 	}
 	if l.rejected > 0 && !opts.SkipInvalid {
@@ -483,6 +495,9 @@ func eachRecord(ctx context.Context, name string, rr rowReader, fn func(record) 
 func (l *loader) group(c Classification) int {
 	g, ok := l.p.index[c]
 	if !ok {
+		// The provider is a slice of the whole record's text: copy it, so that the
+		// group does not keep the record alive.
+		c.Provider = strings.Clone(c.Provider)
 		g = len(l.p.groups)
 		l.p.index[c] = g
 		l.p.groups = append(l.p.groups, Group{Index: g, Classification: c})
@@ -670,8 +685,8 @@ func conflictReason(id string, rows []occurrence) string {
 }
 
 // Batches reads the plan again (pass 2) and calls fn with each batch as soon as it is
-// full, then with the partial last batch of every group, in group order. fn owns
-// Batch.IDs. Batches stops at the first error fn returns, and returns it.
+// full or holds the last of its group's ids. fn owns Batch.IDs. Batches stops at the
+// first error fn returns, and returns it.
 //
 // Batch numbering depends only on the file and BatchSize, so a Journal written by one
 // run matches the batches of the next. If the file changed since Load, Batches returns
@@ -744,7 +759,9 @@ func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
 			bufs[g] = make([]string, 0, min(p.BatchSize, p.groups[g].Interfaces-sent[g]))
 		}
 		bufs[g] = append(bufs[g], id)
-		if len(bufs[g]) == p.BatchSize {
+		if len(bufs[g]) == p.BatchSize || sent[g]+len(bufs[g]) == p.groups[g].Interfaces {
+			// Full, or the group's last: a plan with a million small groups must not
+			// hold them all to the end.
 			return emit(int(g))
 		}
 		return nil

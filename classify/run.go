@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -122,6 +123,9 @@ type Summary struct {
 	// again (a dry run: would be), not skipped.
 	JournalRejected int    `json:"journal_acks_rejected,omitempty"`
 	FailedFile      string `json:"failed_file,omitempty"`
+	// RemovedFailedFile is a failed file left by an earlier run, removed because this
+	// run classified everything.
+	RemovedFailedFile string `json:"removed_failed_file,omitempty"`
 
 	Verified       int `json:"verified,omitempty"`
 	Mismatched     int `json:"mismatched,omitempty"`
@@ -276,6 +280,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	if err == nil && s.Remaining > 0 {
 		err = fmt.Errorf("classify: %d interfaces were not sent", s.Remaining)
 	}
+	if err == nil && fw.n == 0 && removeStale(r.FailedFile) {
+		s.RemovedFailedFile = r.FailedFile
+		r.logger().Info("removed the failed file of an earlier run: everything is classified now", "failed_file", r.FailedFile)
+	}
 	if r.Retries != nil {
 		n := r.Retries() - retries0
 		s.Retries = &n
@@ -322,6 +330,27 @@ func (r *Runner) checkFiles(p *Plan) error {
 		return fmt.Errorf("classify: the failed file %s is the journal: name another failed file", r.FailedFile)
 	}
 	return nil
+}
+
+// removeStale removes the file at path if it is a failed file (a regular file that
+// starts with a plan's header, as failedWriter writes it), and reports whether it did.
+// After a run that classified everything, a failed file of an earlier run would only
+// mislead; a file that is not one is left alone.
+func removeStale(path string) bool {
+	if path == "" {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	st, err := f.Stat()
+	head := make([]byte, len(failedHeader))
+	if err == nil && st.Mode().IsRegular() {
+		_, err = io.ReadFull(f, head)
+	}
+	f.Close()
+	return err == nil && st.Mode().IsRegular() && string(head) == failedHeader && os.Remove(path) == nil
 }
 
 // sameFile reports whether a and b name one existing file.

@@ -40,6 +40,10 @@ func filterFor(c Classification) *ifacev1.InterfaceFilter {
 func (st *runState) verify(ctx context.Context) error {
 	p, s, r := st.p, st.s, st.r
 	got := make(map[string]uint32) // interface id -> group whose classification it carries
+	index := make(map[Classification]int, len(p.Groups))
+	for _, g := range p.Groups {
+		index[g.Classification] = g.Index
+	}
 	opts := append([]grpc.CallOption{grpc.MaxCallRecvMsgSize(maxListResponse)}, r.CallOptions...)
 	for _, g := range p.Groups {
 		cctx, done := r.callCtx(ctx)
@@ -54,7 +58,7 @@ func (st *runState) verify(ctx context.Context) error {
 		}
 		for _, in := range resp.GetInterfaces() {
 			c := Classification{ConnectivityType: in.GetConnectivityType(), NetworkBoundary: in.GetNetworkBoundary(), Provider: in.GetProvider()}
-			if gi, ok := p.index[c]; ok {
+			if gi, ok := index[c]; ok {
 				got[in.GetId()] = uint32(gi)
 			}
 		}

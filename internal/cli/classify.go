@@ -1,22 +1,28 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
+	"github.com/gokentik/kentik/enums"
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 )
 
 // interfacesSubs are the subcommands of `kentik interfaces` that live in files of their
@@ -181,7 +187,9 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 		if err != nil {
 			return err
 		}
-		printPlan(g.Stdout, plan)
+		if err := printPlan(g.Stdout, plan); err != nil {
+			return err
+		}
 		printSummary(g.Stdout, s)
 		return nil
 	}
@@ -234,8 +242,23 @@ func plural(n int) string {
 }
 
 // writeClassifyJSON prints the summary (and, for a dry run, the groups) as one JSON
-// document.
+// document, streamed: a plan may have a million groups, which built as one value would
+// cost gigabytes. The document is what encoding/json writes for the summary with a
+// "plan_groups" array added, indented by two spaces.
 func writeClassifyJSON(w io.Writer, s *classify.Summary, plan *classify.Plan) error {
+	head, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if plan == nil || len(plan.Groups) == 0 {
+		bw.Write(head)
+		bw.WriteByte('\n')
+		return bw.Flush()
+	}
+	// The summary without its closing brace, then the array.
+	bw.Write(bytes.TrimRight(head[:len(head)-1], "\n"))
+	bw.WriteString(",\n  \"plan_groups\": [")
 	type group struct {
 		ConnectivityType string `json:"connectivity_type"`
 		NetworkBoundary  string `json:"network_boundary"`
@@ -243,33 +266,103 @@ func writeClassifyJSON(w io.Writer, s *classify.Summary, plan *classify.Plan) er
 		Interfaces       int    `json:"interfaces"`
 		Requests         int    `json:"requests"`
 	}
-	doc := struct {
-		*classify.Summary
-		PlanGroups []group `json:"plan_groups,omitempty"`
-	}{Summary: s}
-	if plan != nil {
-		for _, g := range plan.Groups {
-			doc.PlanGroups = append(doc.PlanGroups, group{
-				ConnectivityType: g.ConnectivityType.String(), NetworkBoundary: g.NetworkBoundary.String(),
-				Provider: g.Provider, Interfaces: g.Interfaces, Requests: g.Batches,
-			})
+	for i, g := range plan.Groups {
+		b, err := json.MarshalIndent(group{
+			ConnectivityType: g.ConnectivityType.String(), NetworkBoundary: g.NetworkBoundary.String(),
+			Provider: g.Provider, Interfaces: g.Interfaces, Requests: g.Batches,
+		}, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		if _, err := bw.Write(b); err != nil {
+			return err // the writer failed: stop here
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
-// printPlan prints the groups of a plan as a table.
-func printPlan(w io.Writer, p *classify.Plan) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tCLASSIFICATION\tINTERFACES\tREQUESTS")
-	for _, g := range p.Groups {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\n", g.Index, g.Classification, g.Interfaces, g.Batches)
+// printPlan prints the groups of a plan as a table, streamed (a plan may have a million
+// groups, which text/tabwriter would hold whole before writing a line): the column
+// widths are measured in a first pass over the groups, then each line is written, laid
+// out as text/tabwriter would (padding 2, widths in runes).
+func printPlan(w io.Writer, p *classify.Plan) error {
+	header := [4]string{"GROUP", "CLASSIFICATION", "INTERFACES", "REQUESTS"}
+	total := [4]string{"total", "", strconv.Itoa(p.Interfaces), strconv.Itoa(p.Requests())}
+	var width [3]int // of the first three columns; the last is not padded
+	for c := range width {
+		width[c] = max(utf8.RuneCountInString(header[c]), utf8.RuneCountInString(total[c]))
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%d\n", p.Interfaces, p.Requests())
-	tw.Flush()
-	fmt.Fprintln(w)
+	cw := classificationWidths{}
+	for _, g := range p.Groups {
+		width[0] = max(width[0], decimalWidth(g.Index))
+		width[1] = max(width[1], cw.of(g.Classification))
+		width[2] = max(width[2], decimalWidth(g.Interfaces))
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	line := func(cells [4]string) error {
+		for c, cell := range cells[:3] {
+			bw.WriteString(cell)
+			for n := utf8.RuneCountInString(cell); n < width[c]+2; n++ {
+				bw.WriteByte(' ')
+			}
+		}
+		bw.WriteString(cells[3])
+		_, err := bw.WriteString("\n")
+		return err
+	}
+	if err := line(header); err != nil {
+		return err
+	}
+	for _, g := range p.Groups {
+		if err := line([4]string{strconv.Itoa(g.Index), g.Classification.String(), strconv.Itoa(g.Interfaces), strconv.Itoa(g.Batches)}); err != nil {
+			return err // the writer failed: stop here
+		}
+	}
+	line(total)
+	bw.WriteString("\n")
+	return bw.Flush()
+}
+
+// decimalWidth is the number of digits of n >= 0.
+func decimalWidth(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
+}
+
+// classificationWidths measures Classification.String() without building it: the width
+// of the enum names, of which a plan has few, is remembered.
+type classificationWidths struct {
+	ct map[ifacev1.ConnectivityType]int
+	nb map[ifacev1.NetworkBoundary]int
+}
+
+func (w *classificationWidths) of(c classify.Classification) int {
+	if w.ct == nil {
+		w.ct, w.nb = map[ifacev1.ConnectivityType]int{}, map[ifacev1.NetworkBoundary]int{}
+	}
+	ct, ok := w.ct[c.ConnectivityType]
+	if !ok {
+		ct = utf8.RuneCountInString(enums.ConnectivityTypeName(c.ConnectivityType))
+		w.ct[c.ConnectivityType] = ct
+	}
+	nb, ok := w.nb[c.NetworkBoundary]
+	if !ok {
+		nb = utf8.RuneCountInString(enums.NetworkBoundaryName(c.NetworkBoundary))
+		w.nb[c.NetworkBoundary] = nb
+	}
+	p := utf8.RuneCountInString(c.Provider)
+	if c.Provider == "" {
+		p = 1 // "-"
+	}
+	return ct + 1 + nb + 1 + p
 }
 
 // printSummary prints what a run (or a dry run) did.
@@ -317,6 +410,9 @@ func printSummary(w io.Writer, s *classify.Summary) {
 	}
 	if s.FailedFile != "" {
 		row("failed file", "%s", s.FailedFile)
+	}
+	if s.RemovedFailedFile != "" {
+		row("failed file", "%s removed: it was left by an earlier run, and everything is classified now", s.RemovedFailedFile)
 	}
 	row("elapsed", "%s", s.Elapsed.Round(10*time.Millisecond))
 	switch {

@@ -178,6 +178,12 @@ func TestClassifyFailedBatches(t *testing.T) {
 	if code != 0 {
 		t.Errorf("rerun of the failed file: exit %d\n%s", code, stderr)
 	}
+	// Running the whole plan again succeeds, and removes the failed file, which would
+	// only mislead now.
+	code, stdout, stderr = runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	if _, err := os.Stat(failed); code != 0 || err == nil || !strings.Contains(stdout, failed+" removed") {
+		t.Errorf("rerun of the plan: exit %d, failed file: %v\n%s\n%s", code, err, stdout, stderr)
+	}
 }
 
 func TestClassifyRefusedCredentials(t *testing.T) {
