@@ -131,11 +131,15 @@ type Summary struct {
 	Mismatched     int `json:"mismatched,omitempty"`
 	VerifyRequests int `json:"verify_requests,omitempty"`
 
-	Elapsed      time.Duration `json:"-"`
-	ElapsedSec   float64       `json:"elapsed_seconds"`
-	Rate         float64       `json:"request_rate"`               // ManualClassify requests per second while sending
-	PolicyRate   float64       `json:"policy_request_rate"`        // the policy's hard-limit rate (1/MinInterval); 0 without limit
-	RateRatio    float64       `json:"rate_ratio,omitempty"`       // Rate / PolicyRate
+	Elapsed    time.Duration `json:"-"`
+	ElapsedSec float64       `json:"elapsed_seconds"`
+	Rate       float64       `json:"request_rate"`         // ManualClassify requests per second while sending
+	PolicyRate float64       `json:"policy_request_rate"`  // the policy's hard-limit rate (1/MinInterval); 0 without limit
+	RateRatio  float64       `json:"rate_ratio,omitempty"` // Rate / PolicyRate (not set when FitsInWindow)
+	// FitsInWindow: the requests sent were too few to fill any window of the policy,
+	// which allows them all at once, so no rate can violate it (and a ratio to the
+	// long-run rate would mean nothing).
+	FitsInWindow bool          `json:"fits_in_one_window,omitempty"`
 	BestRate     float64       `json:"policy_best_rate,omitempty"` // the most the policy allows for this many requests, soft delays included (see Estimate)
 	BestRatio    float64       `json:"best_rate_ratio,omitempty"`  // Rate / BestRate
 	Policy       string        `json:"policy"`
@@ -295,13 +299,15 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 			s.Rate = float64(s.Sent) / span.Seconds()
 		}
 	}
-	if s.PolicyRate > 0 {
-		s.RateRatio = s.Rate / s.PolicyRate
-	}
-	if s.Sent > 1 {
+	if s.PolicyRate > 0 && s.Sent > 0 {
+		// The least time the policy allows for this many requests: none means it
+		// allows them all at once (they fit in every window, below every soft limit).
 		if best := Estimate(r.Policy, s.Sent, 0); best > 0 {
+			s.RateRatio = s.Rate / s.PolicyRate
 			s.BestRate = float64(s.Sent) / best.Seconds()
 			s.BestRatio = s.Rate / s.BestRate
+		} else {
+			s.FitsInWindow = true
 		}
 	}
 	if err != nil {

@@ -501,3 +501,23 @@ func TestJournalNotRegular(t *testing.T) {
 		t.Errorf("%d calls sent", calls)
 	}
 }
+
+// TestRunShortJobRate: a job whose requests fit in one window of the policy is marked so,
+// with no ratio to the long-run rate (which it may exceed many times over without
+// violating anything); a longer job gets its ratios.
+func TestRunShortJobRate(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		n, batch int
+		fits     bool
+	}{{40, 10, true}, {1, 10, true}, {250, 10, false}} {
+		p := mustLoad(t, genPlan(t, dir, tc.n), Options{BatchSize: tc.batch})
+		s, err := (&Runner{Client: startFake(t, newFakeService()), Policy: ratelimit.Admin}).Run(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.FitsInWindow != tc.fits || (s.RateRatio > 0) == tc.fits || (s.BestRate > 0) == tc.fits {
+			t.Errorf("%d requests: fits %v, rate ratio %.1f, best rate %.1f", s.Sent, s.FitsInWindow, s.RateRatio, s.BestRate)
+		}
+	}
+}

@@ -416,6 +416,10 @@ func printSummary(w io.Writer, s *classify.Summary) {
 	}
 	row("elapsed", "%s", s.Elapsed.Round(10*time.Millisecond))
 	switch {
+	case s.FitsInWindow:
+		// Too few requests to fill a window: the policy allows them at once, and
+		// no rate, however high, violates it.
+		row("rate", "%.2f req/s: %d request%s fit in one window of the policy, which allows them at once", s.Rate, s.Sent, plural(s.Sent))
 	case s.PolicyRate > 0 && s.BestRate > s.PolicyRate:
 		// A job short enough to fit in a window may go faster than the hard limit's
 		// long-run rate: a percentage of that rate above 100 would read as a violation.

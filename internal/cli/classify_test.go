@@ -352,3 +352,25 @@ func TestClassifySpoolLimit(t *testing.T) {
 		t.Errorf("within the limit: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestClassifyShortJobRate: a job of 4 requests under the admin policy fits in one of its
+// windows, which allows them at once: its rate, however high, is no violation, and the
+// summary must not call it a percentage of the hard limit (it said "63029% of the hard
+// limit").
+func TestClassifyShortJobRate(t *testing.T) {
+	srv, env := startClassifyFake(t, 40)
+	env["KENTIK_RATE_LIMIT"] = "admin"
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	if code != 0 || !strings.Contains(stdout, "4 requests fit in one window of the policy") || strings.Contains(stdout, "of the hard limit") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	var s struct {
+		Fits  bool     `json:"fits_in_one_window"`
+		Ratio *float64 `json:"rate_ratio"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || code != 0 || !s.Fits || s.Ratio != nil {
+		t.Errorf("json: exit %d, %v, %+v\n%s", code, err, s, stdout)
+	}
+}
