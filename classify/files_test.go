@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -162,8 +163,8 @@ func TestStaleFailedFile(t *testing.T) {
 	os.WriteFile(failed, []byte(stale), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(ctx, p); err == nil || s.RemovedFailedFile != "" {
-		t.Errorf("interrupted run: err %v, removed %q", err, s.RemovedFailedFile)
+	if s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(ctx, p); err == nil || len(s.RemovedFiles) != 0 {
+		t.Errorf("interrupted run: err %v, removed %q", err, s.RemovedFiles)
 	}
 	if _, err := os.Stat(failed); err != nil {
 		t.Errorf("an interrupted run removed the failed file: %v", err)
@@ -171,8 +172,8 @@ func TestStaleFailedFile(t *testing.T) {
 
 	// A run that classifies everything: removed.
 	s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(context.Background(), p)
-	if err != nil || s.RemovedFailedFile != failed || s.FailedFile != "" {
-		t.Errorf("err %v, removed %q, failed file %q", err, s.RemovedFailedFile, s.FailedFile)
+	if err != nil || !slices.Equal(s.RemovedFiles, []string{failed}) || s.FailedFile != "" {
+		t.Errorf("err %v, removed %q, failed file %q", err, s.RemovedFiles, s.FailedFile)
 	}
 	if _, err := os.Stat(failed); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the stale failed file is still there: %v", err)
@@ -180,8 +181,8 @@ func TestStaleFailedFile(t *testing.T) {
 
 	// Not a failed file: kept.
 	os.WriteFile(failed, []byte("my notes\n"), 0o644)
-	if s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(context.Background(), p); err != nil || s.RemovedFailedFile != "" {
-		t.Errorf("err %v, removed %q", err, s.RemovedFailedFile)
+	if s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(context.Background(), p); err != nil || len(s.RemovedFiles) != 0 {
+		t.Errorf("err %v, removed %q", err, s.RemovedFiles)
 	}
 	if b, _ := os.ReadFile(failed); string(b) != "my notes\n" {
 		t.Errorf("a file that is not a failed file was changed: %q", b)

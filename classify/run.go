@@ -26,6 +26,9 @@ var (
 	// ErrVerify: verification found interfaces that do not carry their planned
 	// classification; their rows are in the failed file.
 	ErrVerify = errors.New("classify: verification found interfaces without their planned classification")
+	// ErrMissing: verification found interfaces that the server does not have; their
+	// rows are in the missing file (sending them again cannot help).
+	ErrMissing = errors.New("classify: verification found interfaces that do not exist")
 	// ErrStopped: the server refused the credentials (UNAUTHENTICATED or
 	// PERMISSION_DENIED), so the job stopped at once; nothing else was sent.
 	ErrStopped = errors.New("classify: the job was stopped")
@@ -49,10 +52,18 @@ type Runner struct {
 	Journal string
 	// FailedFile, when set, receives the rows of failed batches and of verification
 	// mismatches, as a CSV plan that can be run again as it is. It is only created
-	// when something failed. Run refuses one that is the plan or the journal.
+	// when something failed. Run refuses one that is the plan or the journal. After a
+	// run that classified everything, a failed file of an earlier run there is removed.
 	FailedFile string
+	// MissingFile, when set, receives the rows of interfaces that verification found
+	// the server does not have, as a CSV plan (for the record: running it cannot
+	// succeed until they exist). Like FailedFile, it is only created when needed, and a
+	// stale one is removed after a run that classified everything.
+	MissingFile string
 	// Verify reads the classifications back after sending (one ListInterface per
-	// group, filtered by the group's classification) and compares them.
+	// group, filtered by the group's classification, and one more, unfiltered, when
+	// some interfaces were not found with their classification, to tell a missing
+	// interface from a misclassified one) and compares them.
 	Verify bool
 	// Policy is the rate-limit policy the client enforces; the runner uses it only
 	// for the ETA and to compare the achieved rate with the policy's.
@@ -123,12 +134,14 @@ type Summary struct {
 	// again (a dry run: would be), not skipped.
 	JournalRejected int    `json:"journal_acks_rejected,omitempty"`
 	FailedFile      string `json:"failed_file,omitempty"`
-	// RemovedFailedFile is a failed file left by an earlier run, removed because this
-	// run classified everything.
-	RemovedFailedFile string `json:"removed_failed_file,omitempty"`
+	MissingFile     string `json:"missing_file,omitempty"`
+	// RemovedFiles are the failed and missing files left by an earlier run, removed
+	// because this run classified everything.
+	RemovedFiles []string `json:"removed_files,omitempty"`
 
 	Verified       int `json:"verified,omitempty"`
-	Mismatched     int `json:"mismatched,omitempty"`
+	Mismatched     int `json:"mismatched,omitempty"` // listed with another classification
+	Missing        int `json:"missing,omitempty"`    // not listed at all: the server has no such interface
 	VerifyRequests int `json:"verify_requests,omitempty"`
 
 	Elapsed    time.Duration `json:"-"`
@@ -260,8 +273,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	}
 	fw := &failedWriter{path: r.FailedFile}
 	defer fw.close()
+	mw := &failedWriter{path: r.MissingFile}
+	defer mw.close()
 
-	st := &runState{r: r, s: s, p: p, j: j, fw: fw, start: start, failedKeys: map[batchKey]bool{}}
+	st := &runState{r: r, s: s, p: p, j: j, fw: fw, mw: mw, start: start, failedKeys: map[batchKey]bool{}}
 	st.total = s.Requests - s.Resumed
 	err := st.send(ctx)
 
@@ -272,21 +287,31 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	if cerr := fw.close(); cerr != nil && err == nil {
 		err = fmt.Errorf("classify: writing the failed file: %w", cerr)
 	}
+	if cerr := mw.close(); cerr != nil && err == nil {
+		err = fmt.Errorf("classify: writing the missing file: %w", cerr)
+	}
 	if fw.n > 0 && r.FailedFile != "" {
 		s.FailedFile = r.FailedFile
+	}
+	if mw.n > 0 && r.MissingFile != "" {
+		s.MissingFile = r.MissingFile
 	}
 	if err == nil && s.Failed > 0 {
 		err = fmt.Errorf("%w: %d interface%s in %d batch%s%s", ErrFailed, s.Failed, plural(s.Failed), s.FailedBatches, pluralES(s.FailedBatches), r.failedHint())
 	}
-	if err == nil && s.Mismatched > 0 {
-		err = fmt.Errorf("%w: %d interface%s%s", ErrVerify, s.Mismatched, plural(s.Mismatched), r.failedHint())
+	if err == nil {
+		err = verifyError(s, r)
 	}
 	if err == nil && s.Remaining > 0 {
 		err = fmt.Errorf("classify: %d interfaces were not sent", s.Remaining)
 	}
-	if err == nil && fw.n == 0 && removeStale(r.FailedFile) {
-		s.RemovedFailedFile = r.FailedFile
-		r.logger().Info("removed the failed file of an earlier run: everything is classified now", "failed_file", r.FailedFile)
+	if err == nil {
+		for _, path := range []string{r.FailedFile, r.MissingFile} {
+			if removeStale(path) {
+				s.RemovedFiles = append(s.RemovedFiles, path)
+				r.logger().Info("removed a file of an earlier run: everything is classified now", "file", path)
+			}
+		}
 	}
 	if r.Retries != nil {
 		n := r.Retries() - retries0
@@ -326,14 +351,18 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 // --failed-file plan.failed loses every row not yet sent), or the journal under its own
 // appends.
 func (r *Runner) checkFiles(p *Plan) error {
-	if r.FailedFile == "" {
-		return nil
-	}
-	if sameFile(r.FailedFile, p.Path) {
+	if r.FailedFile != "" && sameFile(r.FailedFile, p.Path) {
 		return fmt.Errorf("classify: the failed file %s is the plan itself: it would be overwritten while the job reads it; name another failed file", r.FailedFile)
 	}
-	if r.Journal != "" && sameFile(r.FailedFile, r.Journal) {
+	if r.FailedFile != "" && r.Journal != "" && sameFile(r.FailedFile, r.Journal) {
 		return fmt.Errorf("classify: the failed file %s is the journal: name another failed file", r.FailedFile)
+	}
+	if r.MissingFile != "" {
+		for _, other := range []string{p.Path, r.Journal, r.FailedFile} {
+			if other != "" && (other == r.MissingFile || sameFile(r.MissingFile, other)) {
+				return fmt.Errorf("classify: the missing file %s is also the plan, the journal or the failed file: name another missing file", r.MissingFile)
+			}
+		}
 	}
 	return nil
 }
@@ -369,6 +398,23 @@ func sameFile(a, b string) bool {
 	return err == nil && os.SameFile(sa, sb)
 }
 
+// verifyError is the error for what verification found, nil when it found nothing:
+// ErrVerify for mismatched interfaces, ErrMissing for missing ones, or both.
+func verifyError(s *Summary, r *Runner) error {
+	var errs []error
+	if s.Mismatched > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d interface%s%s", ErrVerify, s.Mismatched, plural(s.Mismatched), r.failedHint()))
+	}
+	if s.Missing > 0 {
+		hint := ""
+		if r.MissingFile != "" {
+			hint = "; their rows are in " + r.MissingFile
+		}
+		errs = append(errs, fmt.Errorf("%w: %d interface%s%s", ErrMissing, s.Missing, plural(s.Missing), hint))
+	}
+	return errors.Join(errs...)
+}
+
 func (r *Runner) failedHint() string {
 	if r.FailedFile == "" {
 		return ""
@@ -389,7 +435,8 @@ type runState struct {
 	s     *Summary
 	p     *Plan
 	j     *journal
-	fw    *failedWriter
+	fw    *failedWriter // failed batches and mismatched interfaces
+	mw    *failedWriter // missing interfaces
 	start time.Time
 	total int // requests to make in this run
 

@@ -47,6 +47,7 @@ type classifyFlags struct {
 	dryRun      bool
 	verify      bool
 	failedFile  string
+	missingFile string
 	spoolLimit  string
 }
 
@@ -95,6 +96,7 @@ credentials stop the job at once. The exit code is 1 when anything was not class
 	f.BoolVar(&o.dryRun, "dry-run", false, "show the groups, requests and the time the policy implies; send nothing")
 	f.BoolVar(&o.verify, "verify", false, "read the classifications back (one ListInterface per group) and compare")
 	f.StringVar(&o.failedFile, "failed-file", "", "where the rows of failed batches go, as a plan (default PLAN.failed)")
+	f.StringVar(&o.missingFile, "missing-file", "", "where --verify writes the rows of interfaces that do not exist (default PLAN.missing)")
 	f.StringVar(&o.spoolLimit, "spool-limit", formatSize(classify.DefaultMaxSpool), "the most a plan from stdin, a pipe or a device may hold (it is copied to a temporary file first), e.g. 500MB, 4GiB")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
@@ -124,6 +126,9 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 	if o.failedFile == "" {
 		o.failedFile = defaultBeside(o.file, ".failed")
+	}
+	if o.missingFile == "" {
+		o.missingFile = defaultBeside(o.file, ".missing")
 	}
 	if o.file != "-" {
 		// A plan that is not there is a bad --file, as for interfaces create.
@@ -167,6 +172,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	r := &classify.Runner{
 		Journal:     o.journal,
 		FailedFile:  o.failedFile,
+		MissingFile: o.missingFile,
 		Verify:      o.verify,
 		Policy:      policy,
 		Logger:      g.Logger,
@@ -406,13 +412,16 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		row("not sent", "%d interfaces", s.Remaining)
 	}
 	if s.VerifyRequests > 0 {
-		row("verified", "%d confirmed, %d mismatched (%d ListInterface requests)", s.Verified, s.Mismatched, s.VerifyRequests)
+		row("verified", "%d confirmed, %d mismatched, %d missing (%d ListInterface requests)", s.Verified, s.Mismatched, s.Missing, s.VerifyRequests)
 	}
 	if s.FailedFile != "" {
 		row("failed file", "%s", s.FailedFile)
 	}
-	if s.RemovedFailedFile != "" {
-		row("failed file", "%s removed: it was left by an earlier run, and everything is classified now", s.RemovedFailedFile)
+	if s.MissingFile != "" {
+		row("missing file", "%s", s.MissingFile)
+	}
+	for _, f := range s.RemovedFiles {
+		row("removed", "%s: left by an earlier run, and everything is classified now", f)
 	}
 	row("elapsed", "%s", s.Elapsed.Round(10*time.Millisecond))
 	switch {

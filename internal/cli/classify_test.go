@@ -181,7 +181,7 @@ func TestClassifyFailedBatches(t *testing.T) {
 	// Running the whole plan again succeeds, and removes the failed file, which would
 	// only mislead now.
 	code, stdout, stderr = runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
-	if _, err := os.Stat(failed); code != 0 || err == nil || !strings.Contains(stdout, failed+" removed") {
+	if _, err := os.Stat(failed); code != 0 || err == nil || !strings.Contains(stdout, failed+": left by an earlier run") {
 		t.Errorf("rerun of the plan: exit %d, failed file: %v\n%s\n%s", code, err, stdout, stderr)
 	}
 }
@@ -372,5 +372,32 @@ func TestClassifyShortJobRate(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil || code != 0 || !s.Fits || s.Ratio != nil {
 		t.Errorf("json: exit %d, %v, %+v\n%s", code, err, s, stdout)
+	}
+}
+
+// TestClassifyVerifyMissing: --verify tells interfaces that do not exist from
+// misclassified ones: they are counted apart and written to PLAN.missing, not to the
+// failed file, where a retry could never succeed.
+func TestClassifyVerifyMissing(t *testing.T) {
+	srv, env := startClassifyFake(t, 100)
+	plan := writeClassifyPlan(t, append(srv.InterfaceIDs(), "9999998", "9999999"))
+	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify", "--file", plan, "--batch-size", "20", "--verify")
+	var s struct {
+		Verified    int    `json:"verified"`
+		Mismatched  int    `json:"mismatched"`
+		Missing     int    `json:"missing"`
+		MissingFile string `json:"missing_file"`
+		FailedFile  string `json:"failed_file"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || code != 1 || s.Verified != 100 || s.Mismatched != 0 || s.Missing != 2 ||
+		s.MissingFile != plan+".missing" || s.FailedFile != "" || !strings.Contains(stderr, "do not exist") {
+		t.Fatalf("exit %d, %v, %+v\n%s\n%s", code, err, s, stdout, stderr)
+	}
+	if _, err := os.Stat(plan + ".failed"); !os.IsNotExist(err) {
+		t.Errorf("a failed file was written: %v", err)
+	}
+	b, _ := os.ReadFile(plan + ".missing")
+	if got := string(b); !strings.Contains(got, "9999998,transit,external,Acme\n") || !strings.Contains(got, "9999999,ix,unspecified,DE-CIX\n") || strings.Count(got, "\n") != 3 {
+		t.Errorf("missing file:\n%s", got)
 	}
 }
