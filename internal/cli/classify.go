@@ -75,8 +75,13 @@ PLAN.rejected by default, with a reason column).
 With --journal every acknowledged batch is recorded on disk at once; run the same command
 again after a crash or Ctrl-C and only what was not acknowledged is sent. Batches that
 fail after the client's retries do not stop the others; their rows are written to
---failed-file (PLAN.failed by default), itself a plan you can run again. Refused
-credentials stop the job at once. The exit code is 1 when anything was not classified.`,
+--failed-file (PLAN.failed by default), itself a plan you can run again. With --verify,
+interfaces the server does not have are written to --missing-file (PLAN.missing by
+default) instead. Refused credentials stop the job at once. The exit code is 1 when
+anything was not classified.
+
+A plan from stdin, a pipe or a device is copied to a temporary file first, at most
+--spool-limit bytes.`,
 		Example: `  kentik interfaces classify --file plan.csv --dry-run
   kentik interfaces classify --file plan.csv --journal plan.journal --verify
   kentik interfaces classify --file plan.failed
