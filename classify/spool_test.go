@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tmpEntries lists what is in dir.
@@ -112,5 +113,23 @@ func TestSpoolLimit(t *testing.T) {
 	p.Close()
 	if _, err := LoadReader(ctx, "-", strings.NewReader(plan), Options{MaxSpool: -1}); err == nil || !strings.Contains(err.Error(), "MaxSpool") {
 		t.Errorf("a negative MaxSpool: %v", err)
+	}
+}
+
+// TestSpoolLimitLeavesNoGoroutine: the reader of a plan refused at the limit is not read
+// any more once LoadReader returns (the goroutine that reads it, to make a blocking read
+// give way to the context, ends).
+func TestSpoolLimitLeavesNoGoroutine(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	before := runtime.NumGoroutine()
+	for range 20 {
+		if _, err := LoadReader(context.Background(), "-", &repeatReader{b: []byte("x")}, Options{MaxSpool: 1000}); !errors.Is(err, ErrSpoolTooLarge) {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after 20 refused plans, %d before", n, before)
 	}
 }
