@@ -161,16 +161,16 @@ type Plan struct {
 	// IgnoredColumns are CSV header columns that are not part of a plan.
 	IgnoredColumns []string
 
-	groups    []Group                // every group, by Index (some may have become empty)
-	seed      maphash.Seed           // hash of ids for ids
-	ids       map[uint64]idEntry     // hash(id) -> first occurrence
-	exact     map[string]uint32      // ids whose hash collided with another id's -> group
-	skip      []uint32               // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
-	size      int64                  // file size and time seen by pass 1
-	modTime   time.Time              //
-	spool     *os.File               // the temporary copy of a plan read from a reader; closed by Close
-	spoolName string                 // its name, when it could not be removed at once; removed by Close
-	index     map[Classification]int // classification -> group, while Load runs
+	groups  []Group            // every group, by Index (some may have become empty)
+	seed    maphash.Seed       // hash of ids for ids
+	ids     map[uint64]idEntry // hash(id) -> first occurrence
+	exact   map[string]uint32  // ids whose hash collided with another id's -> group
+	skip    []uint32           // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
+	size    int64              // file size and time seen by pass 1
+	modTime time.Time          //
+	spool   *os.File           // the temporary copy of a plan read from a reader; closed by Close
+	tmpName string             // the copy's name, when it could not be removed at once; removed by Close
+	index   map[Classification]int
 }
 
 // hashID keys the id set. maphash with a per-plan random seed is fast and, with 64 bits,
@@ -201,12 +201,12 @@ func (p *Plan) Close() error {
 		return nil
 	}
 	err := p.spool.Close()
-	if p.spoolName != "" {
-		if rerr := os.Remove(p.spoolName); err == nil {
+	if p.tmpName != "" {
+		if rerr := os.Remove(p.tmpName); err == nil {
 			err = rerr
 		}
 	}
-	p.spool, p.spoolName = nil, ""
+	p.spool, p.tmpName = nil, ""
 	return err
 }
 
@@ -248,7 +248,7 @@ func LoadReader(ctx context.Context, name string, r io.Reader, opts Options) (*P
 		}
 		return nil, err
 	}
-	p.spoolName = fname
+	p.tmpName = fname
 	return p, nil
 }
 

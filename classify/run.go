@@ -129,12 +129,13 @@ type Summary struct {
 	Sent          int    `json:"requests_sent"`   // ManualClassify requests completed
 	Retries       *int64 `json:"retries"`         // retries the client made; nil (null) when Runner.Retries is not set
 	Resumed       int    `json:"batches_skipped"` // batches skipped thanks to the journal
+	FailedFile    string `json:"failed_file,omitempty"`
+
 	// JournalRejected counts the journal's acknowledgements whose checksum did not match
 	// their batch (changed, or copied from another journal): those batches were sent
 	// again (a dry run: would be), not skipped.
 	JournalRejected int    `json:"journal_acks_rejected,omitempty"`
-	FailedFile      string `json:"failed_file,omitempty"`
-	MissingFile     string `json:"missing_file,omitempty"`
+	MissingFile     string `json:"missing_file,omitempty"` // where verification wrote the interfaces that do not exist
 	// RemovedFiles are the failed and missing files left by an earlier run, removed
 	// because this run classified everything.
 	RemovedFiles []string `json:"removed_files,omitempty"`
@@ -144,21 +145,22 @@ type Summary struct {
 	Missing        int `json:"missing,omitempty"`    // not listed at all: the server has no such interface
 	VerifyRequests int `json:"verify_requests,omitempty"`
 
-	Elapsed    time.Duration `json:"-"`
-	ElapsedSec float64       `json:"elapsed_seconds"`
-	Rate       float64       `json:"request_rate"`         // ManualClassify requests per second while sending
-	PolicyRate float64       `json:"policy_request_rate"`  // the policy's hard-limit rate (1/MinInterval); 0 without limit
-	RateRatio  float64       `json:"rate_ratio,omitempty"` // Rate / PolicyRate (not set when FitsInWindow)
-	// FitsInWindow: the requests sent were too few to fill any window of the policy,
-	// which allows them all at once, so no rate can violate it (and a ratio to the
-	// long-run rate would mean nothing).
-	FitsInWindow bool          `json:"fits_in_one_window,omitempty"`
+	Elapsed      time.Duration `json:"-"`
+	ElapsedSec   float64       `json:"elapsed_seconds"`
+	Rate         float64       `json:"request_rate"`               // ManualClassify requests per second while sending
+	PolicyRate   float64       `json:"policy_request_rate"`        // the policy's hard-limit rate (1/MinInterval); 0 without limit
+	RateRatio    float64       `json:"rate_ratio,omitempty"`       // Rate / PolicyRate (not set when FitsInWindow)
 	BestRate     float64       `json:"policy_best_rate,omitempty"` // the most the policy allows for this many requests, soft delays included (see Estimate)
 	BestRatio    float64       `json:"best_rate_ratio,omitempty"`  // Rate / BestRate
 	Policy       string        `json:"policy"`
 	Estimated    time.Duration `json:"-"`
 	EstimatedSec float64       `json:"estimated_seconds,omitempty"` // dry run: the least time the policy allows
 	Error        string        `json:"error,omitempty"`
+
+	// FitsInWindow: the requests sent were too few to fill any window of the policy,
+	// which allows them all at once, so no rate can violate it (and a ratio to the
+	// long-run rate would mean nothing: RateRatio and BestRate are not set).
+	FitsInWindow bool `json:"fits_in_one_window,omitempty"`
 }
 
 // fatal reports whether a ManualClassify error must stop the whole job: the server
