@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gokentik/kentik/enums"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
@@ -142,6 +144,11 @@ func (rp *rowParser) boundary(s string) (ifacev1.NetworkBoundary, bool) {
 // bad.
 func (rp *rowParser) parse(id, ct, nb, provider string) (string, Classification, string) {
 	var c Classification
+	for k, v := range [4]string{id, ct, nb, provider} {
+		if !utf8.ValidString(v) {
+			return "", c, notUTF8(columns[k], v)
+		}
+	}
 	id = strings.TrimSpace(id)
 	switch {
 	case id == "":
@@ -171,13 +178,64 @@ func (rp *rowParser) parse(id, ct, nb, provider string) (string, Classification,
 		c.NetworkBoundary = b
 	}
 	c.Provider = strings.TrimSpace(provider)
-	switch {
-	case len(c.Provider) > maxProviderLen:
+	if len(c.Provider) > maxProviderLen {
 		return "", c, fmt.Sprintf("provider is %d bytes long (at most %d)", len(c.Provider), maxProviderLen)
-	case strings.ContainsFunc(c.Provider, isControl):
-		return "", c, fmt.Sprintf("provider %q contains control characters", clip(c.Provider))
+	}
+	if why := unsafeText(c.Provider); why != "" {
+		return "", c, fmt.Sprintf("provider %+q contains %s", clip(c.Provider), why)
 	}
 	return id, c, ""
+}
+
+// notUTF8 is the reason for a field value that is not UTF-8, naming the first bad byte:
+// most often a plan saved by a spreadsheet in a legacy encoding such as Latin-1.
+// Protobuf strings must be UTF-8, so such a value would fail when its request is
+// marshalled, after other batches went out.
+func notUTF8(field, v string) string {
+	i := 0
+	for i < len(v) {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		i += n
+	}
+	if i >= len(v) {
+		return field + " is not valid UTF-8"
+	}
+	return fmt.Sprintf("%s is not valid UTF-8 (byte 0x%02X at offset %d; save the plan as UTF-8)", field, v[i], i)
+}
+
+// unsafeText reports what makes valid UTF-8 text unfit to be a provider name, or "" when
+// nothing does: a control character (C0, DEL or C1: they move the cursor, ring, or start
+// terminal escape sequences wherever the name is shown), an invisible formatting
+// character (bidirectional overrides and isolates, which make a name display as another;
+// zero-width characters; soft hyphens; a byte order mark), a line or paragraph separator,
+// the replacement character U+FFFD (left where an earlier program failed to decode the
+// text, or where an unpaired UTF-16 surrogate was escaped in JSON), or a Unicode
+// noncharacter. All of these are invisible or ambiguous in a name that people read and
+// filter on.
+func unsafeText(s string) string {
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return fmt.Sprintf("the control character %U", r)
+		case r == utf8.RuneError:
+			return "U+FFFD, the replacement character (the text was damaged by a wrong decoding somewhere, or held an unpaired surrogate)"
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("%U, an invisible formatting character (a bidirectional control, zero-width character, soft hyphen or byte order mark)", r)
+		case unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
+			return fmt.Sprintf("%U, a line or paragraph separator", r)
+		case isNoncharacter(r):
+			return fmt.Sprintf("%U, a Unicode noncharacter", r)
+		}
+	}
+	return ""
+}
+
+// isNoncharacter reports whether r is one of Unicode's 66 noncharacters.
+func isNoncharacter(r rune) bool {
+	return r >= 0xFDD0 && r <= 0xFDEF || r&0xFFFE == 0xFFFE
 }
 
 // isInterfaceID reports whether id is a positive decimal number written without leading
@@ -205,6 +263,4 @@ func clip(s string) string {
 	return s
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func isSpaceOrControl(r rune) bool { return r == ' ' || isControl(r) || r == 0x85 || r == 0xa0 }
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == 0xa0 }

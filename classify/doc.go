@@ -27,9 +27,14 @@
 //     sequence) is the same every time the same plan is run. A Journal records the
 //     acknowledged batches, which is what makes a run resumable.
 //
+// Text must be UTF-8, and a provider may not hold control, invisible or
+// direction-changing characters; a row (a JSON line, or a CSV record over all its lines)
+// may not pass 64 KiB, so reading one never costs more.
+//
 // Memory is bounded by the id set of pass 1 (a 64-bit hash and 8 bytes per distinct
-// interface in a map: about 45 MiB of heap for a million interfaces) and by
-// groups × BatchSize ids in pass 2, never by the plan's length in rows.
+// interface in a map: about 45 MiB of heap for a million interfaces), by the groups
+// (about 100 bytes and the provider each), and by the open groups' partial batches in
+// pass 2, never by the plan's length in rows.
 //
 // Runner sends the batches through an ifacev1.InterfaceServiceClient. Pacing and retries
 // are the client's job (see package client and ratelimit): the runner only keeps as many

@@ -30,6 +30,7 @@ type fakeService struct {
 	fatalAt int                       // the fatalAt-th call (1-based) fails UNAUTHENTICATED
 	onCall  func(n int)               // called with the number of each successful call
 	after   map[string]Classification // applied after every call (to fake a mismatch)
+	known   map[string]bool           // when set, the only interfaces there are: others are skipped, as Kentik does
 }
 
 func newFakeService(ids ...string) *fakeService {
@@ -55,6 +56,9 @@ func (f *fakeService) ManualClassify(ctx context.Context, req *ifacev1.ManualCla
 	}
 	c := Classification{ConnectivityType: req.GetConnectivityType(), NetworkBoundary: req.GetNetworkBoundary(), Provider: req.GetProvider()}
 	for _, id := range req.GetInterfaceIds() {
+		if f.known != nil && !f.known[id] {
+			continue
+		}
 		f.state[id] = c
 		f.perID[id]++
 	}

@@ -40,12 +40,7 @@ func TestLoadFIFO(t *testing.T) {
 	if got := rowsOf(t, allBatches(t, p)); len(got) != 3 {
 		t.Errorf("batches hold %d ids, want 3", len(got))
 	}
-	spool := p.Path
-	if spool == path {
+	if p.Path != "" || p.spool == nil {
 		t.Fatal("the FIFO was not spooled")
-	}
-	p.Close()
-	if _, err := os.Stat(spool); !os.IsNotExist(err) {
-		t.Errorf("spool %s not removed: %v", spool, err)
 	}
 }

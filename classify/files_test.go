@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,5 +146,45 @@ func TestRefusedRunSummary(t *testing.T) {
 		if s.Remaining != p.Interfaces || s.Error != err.Error() || s.Classified != 0 {
 			t.Errorf("%s: summary remaining %d (want %d), error %q; err %v", jpath, s.Remaining, p.Interfaces, s.Error, err)
 		}
+	}
+}
+
+// TestStaleFailedFile: a failed file left by an earlier run of the plan is removed when
+// a later run classifies everything (it would only mislead), and the summary says so;
+// it stays when the later run does not finish, and a file at that name that is not a
+// failed file is never removed.
+func TestStaleFailedFile(t *testing.T) {
+	dir := t.TempDir()
+	p := mustLoad(t, genPlan(t, dir, 300), Options{BatchSize: 100})
+	failed := filepath.Join(dir, "plan.failed")
+	stale := "interface_id,connectivity_type,network_boundary,provider\n17,transit,external,Acme\n"
+
+	// Interrupted before the end: the stale file stays.
+	os.WriteFile(failed, []byte(stale), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(ctx, p); err == nil || len(s.RemovedFiles) != 0 {
+		t.Errorf("interrupted run: err %v, removed %q", err, s.RemovedFiles)
+	}
+	if _, err := os.Stat(failed); err != nil {
+		t.Errorf("an interrupted run removed the failed file: %v", err)
+	}
+
+	// A run that classifies everything: removed.
+	s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(context.Background(), p)
+	if err != nil || !slices.Equal(s.RemovedFiles, []string{failed}) || s.FailedFile != "" {
+		t.Errorf("err %v, removed %q, failed file %q", err, s.RemovedFiles, s.FailedFile)
+	}
+	if _, err := os.Stat(failed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale failed file is still there: %v", err)
+	}
+
+	// Not a failed file: kept.
+	os.WriteFile(failed, []byte("my notes\n"), 0o644)
+	if s, err := (&Runner{Client: startFake(t, newFakeService()), FailedFile: failed}).Run(context.Background(), p); err != nil || len(s.RemovedFiles) != 0 {
+		t.Errorf("err %v, removed %q", err, s.RemovedFiles)
+	}
+	if b, _ := os.ReadFile(failed); string(b) != "my notes\n" {
+		t.Errorf("a file that is not a failed file was changed: %q", b)
 	}
 }

@@ -2,6 +2,9 @@ package classify
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,12 +24,17 @@ var ErrJournalMismatch = errors.New("classify: the journal belongs to another jo
 // skip what the other sent and leave neither a true record.
 var ErrJournalInUse = errors.New("classify: the journal is in use by another running job")
 
-// journalMagic names the format of a journal; it changes if batch numbering ever does.
-const journalMagic = "kentik-classify-journal/1"
+// journalMagic names the format of a journal; it changes when the format does, or batch
+// numbering. Format 1 had no checksums (see journal).
+const (
+	journalMagic   = "kentik-classify-journal/2"
+	journalMagicV1 = "kentik-classify-journal/1"
+)
 
 // journalHeader is the first line of a journal.
 type journalHeader struct {
 	Journal    string `json:"journal"`
+	ID         string `json:"id"` // random, per journal: what its checksums are keyed to
 	PlanSHA256 string `json:"plan_sha256"`
 	BatchSize  int    `json:"batch_size"`
 	Groups     int    `json:"groups"`
@@ -38,12 +46,37 @@ type journalHeader struct {
 
 // journalAck is one acknowledged batch.
 type journalAck struct {
-	Group int `json:"g"`
-	Seq   int `json:"b"`
-	Count int `json:"n"`
+	Group int    `json:"g"`
+	Seq   int    `json:"b"`
+	Count int    `json:"n"`
+	Sum   string `json:"sum"` // ackSum of the batch
 }
 
 type batchKey struct{ group, seq int }
+
+// ack is what the journal says of a batch: how many ids, and the checksum written.
+type ack struct {
+	n   int
+	sum string
+}
+
+// ackSumLen is the length of an acknowledgement's checksum in hex: 128 bits.
+const ackSumLen = 32
+
+// ackSum is the checksum of an acknowledgement of b in the journal id of the plan
+// planSHA: a truncated SHA-256 of all of them, b's ids included. A line changed to name
+// another batch, copied from another journal (another id), or written for another plan no
+// longer matches. It is not a secret: it catches damage and edits, not a forger who reads
+// this code.
+func ackSum(id, planSHA string, b Batch) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%d", journalMagic, id, planSHA, b.Group, b.Seq, len(b.IDs))
+	for _, x := range b.IDs {
+		h.Write([]byte{0})
+		io.WriteString(h, x)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:ackSumLen/2])
+}
 
 // journal records acknowledged batches durably: one JSON line per batch, appended and
 // fsynced before the batch counts as done. A rerun with the same plan skips what the
@@ -53,18 +86,28 @@ type batchKey struct{ group, seq int }
 //
 // The file is:
 //
-//	{"journal":"kentik-classify-journal/1","plan_sha256":"…","batch_size":1000,…}
-//	{"g":0,"b":0,"n":1000}
-//	{"g":2,"b":0,"n":17}
+//	{"journal":"kentik-classify-journal/2","id":"…","plan_sha256":"…","batch_size":1000,…}
+//	{"g":0,"b":0,"n":1000,"sum":"…"}
+//	{"g":2,"b":0,"n":17,"sum":"…"}
 //
 // A last line cut short by a crash is dropped (and cut off the file before anything is
 // appended); a bad line followed by good ones means the file was damaged otherwise and
-// is refused.
+// is refused, and so is a line that names a batch the plan does not have.
+//
+// Each acknowledgement carries a checksum of its batch's ids and of the journal's id
+// (ackSum), which is checked when pass 2 reaches the batch: a line that was changed to
+// name another batch, or copied from another journal, does not match, and its batch is
+// sent again (and counted in Summary.JournalRejected) rather than skipped. Sending it
+// again is harmless and finishes the job correctly; refusing would only be possible
+// after the job had started, since the ids are read in pass 2, and would leave the user
+// to repair the journal by hand. Format 1 journals, without checksums, are refused.
 type journal struct {
 	path string
+	id   string // the header's id
+	plan string // the header's plan SHA-256
 	mu   sync.Mutex
 	f    *os.File
-	done map[batchKey]int
+	done map[batchKey]ack
 	// unlocked is set when the file system could not lock the journal: a second job
 	// on it would not be refused.
 	unlocked bool
@@ -74,7 +117,7 @@ type journal struct {
 // nothing but a torn header. With readOnly it never writes (dry run) and a missing
 // file means nothing is done.
 func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
-	j := &journal{path: path, done: make(map[batchKey]int)}
+	j := &journal{path: path, done: make(map[batchKey]ack)}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		// A device would be read for ever (/dev/zero) or not keep what is written.
 		return nil, fmt.Errorf("classify: journal: %s is not a regular file", path)
@@ -185,7 +228,10 @@ func (j *journal) load(data []byte, p *Plan) (int, error) {
 func (j *journal) line(line []byte, lineNo int, header **journalHeader, p *Plan) (bool, error) {
 	if *header == nil {
 		var h journalHeader
-		if json.Unmarshal(line, &h) != nil || h.Journal != journalMagic {
+		if json.Unmarshal(line, &h) == nil && h.Journal == journalMagicV1 {
+			return false, fmt.Errorf("%w: %s is a journal of format 1, written by an earlier version, whose acknowledgements carry no checksums to verify; finish the job with that version, or start a new journal (every batch is then sent again, which is harmless)", ErrJournalMismatch, j.path)
+		}
+		if json.Unmarshal(line, &h) != nil || h.Journal != journalMagic || len(h.ID) != 32 {
 			if lineNo == 1 && looksLikeJournalStart(line) {
 				return false, nil
 			}
@@ -198,17 +244,31 @@ func (j *journal) line(line []byte, lineNo int, header **journalHeader, p *Plan)
 			return false, fmt.Errorf("%w: %s was written with batch size %d, not %d; rerun with --batch-size %d, or use a new --journal file", ErrJournalMismatch, j.path, h.BatchSize, p.BatchSize, h.BatchSize)
 		}
 		*header = &h
+		j.id, j.plan = h.ID, h.PlanSHA256
 		return true, nil
 	}
 	var a journalAck
-	if json.Unmarshal(line, &a) != nil {
+	if json.Unmarshal(line, &a) != nil || !isHex(a.Sum, ackSumLen) {
 		return false, nil
 	}
 	if a.Group < 0 || a.Group >= len(p.groups) || a.Seq < 0 || a.Seq >= p.groups[a.Group].Batches || a.Count != batchLen(p, a.Group, a.Seq) {
 		return false, fmt.Errorf("%w: %s:%d: batch %d of group %d with %d ids is not part of this plan", ErrJournalMismatch, j.path, lineNo, a.Seq, a.Group, a.Count)
 	}
-	j.done[batchKey{a.Group, a.Seq}] = a.Count
+	j.done[batchKey{a.Group, a.Seq}] = ack{n: a.Count, sum: a.Sum}
 	return true, nil
+}
+
+// isHex reports whether s is n lower-case hexadecimal digits.
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // looksLikeJournalStart reports whether a torn first line could be the beginning of a
@@ -227,8 +287,12 @@ func batchLen(p *Plan, g, seq int) int {
 // durably: file and directory entry. A crash while it writes leaves a torn header, which
 // the next run replaces.
 func (j *journal) create(f *os.File, p *Plan) error {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return fmt.Errorf("classify: journal: %w", err)
+	}
 	h := journalHeader{
-		Journal: journalMagic, PlanSHA256: p.SHA256, BatchSize: p.BatchSize,
+		Journal: journalMagic, ID: hex.EncodeToString(id[:]), PlanSHA256: p.SHA256, BatchSize: p.BatchSize,
 		Groups: len(p.groups), Requests: p.Requests(), Interfaces: p.Interfaces,
 		Plan: p.Name, Created: time.Now().UTC().Format(time.RFC3339),
 	}
@@ -246,6 +310,7 @@ func (j *journal) create(f *os.File, p *Plan) error {
 	if err != nil {
 		return fmt.Errorf("classify: journal: %w", err)
 	}
+	j.id, j.plan = h.ID, h.PlanSHA256
 	return syncDir(filepath.Dir(j.path))
 }
 
@@ -261,28 +326,39 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// isDone reports whether batch (g, seq) was acknowledged by an earlier run.
-func (j *journal) isDone(g, seq int) bool {
+// check reports whether b was acknowledged by an earlier run (done), or whether the
+// journal holds an acknowledgement of b whose checksum does not match b's ids (rejected):
+// that acknowledgement is then forgotten, and b must be sent.
+func (j *journal) check(b Batch) (done, rejected bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_, ok := j.done[batchKey{g, seq}]
-	return ok
+	k := batchKey{b.Group, b.Seq}
+	a, ok := j.done[k]
+	if !ok {
+		return false, false
+	}
+	if a.n == len(b.IDs) && a.sum == ackSum(j.id, j.plan, b) {
+		return true, false
+	}
+	delete(j.done, k)
+	return false, true
 }
 
-// doneCounts returns how many batches and interfaces the journal holds.
+// doneCounts returns how many batches and interfaces the journal holds (as it claims:
+// check verifies each when its batch is read).
 func (j *journal) doneCounts() (batches, interfaces int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, n := range j.done {
+	for _, a := range j.done {
 		batches++
-		interfaces += n
+		interfaces += a.n
 	}
 	return
 }
 
 // record appends an acknowledged batch and syncs it to disk before returning.
 func (j *journal) record(b Batch) error {
-	line, _ := json.Marshal(journalAck{Group: b.Group, Seq: b.Seq, Count: len(b.IDs)})
+	line, _ := json.Marshal(journalAck{Group: b.Group, Seq: b.Seq, Count: len(b.IDs), Sum: ackSum(j.id, j.plan, b)})
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
@@ -294,7 +370,7 @@ func (j *journal) record(b Batch) error {
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("classify: journal: %w", err)
 	}
-	j.done[batchKey{b.Group, b.Seq}] = len(b.IDs)
+	j.done[batchKey{b.Group, b.Seq}] = ack{n: len(b.IDs), sum: ackSum(j.id, j.plan, b)}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -13,7 +14,10 @@ import (
 
 // rejectWriter writes rejected rows: CSV plans get their original fields plus a "reason"
 // column (so the file can be corrected and fed back: the extra column is ignored), JSON
-// lines plans get {"line":N,"reason":"...","row":"<the original line>"}.
+// lines plans get {"line":N,"reason":"...","row":"<the original line>"}, which the
+// JSON-lines reader reads as its row (so that file too can be corrected and fed back).
+// JSON cannot hold bytes that are not UTF-8: a row with such bytes keeps U+FFFD in their
+// place, which is refused in turn until it is fixed.
 type rejectWriter struct {
 	f   *os.File
 	bw  *bufio.Writer
@@ -87,6 +91,9 @@ func (w *rejectWriter) close() error {
 	return err
 }
 
+// failedHeader is the first line of a failed file: a plan's header.
+var failedHeader = strings.Join(columns[:], ",") + "\n"
+
 // failedWriter writes the interfaces of failed batches (and of verification mismatches)
 // as a CSV plan with the classification they should have had, so that the file can be
 // run again as it is. The file is created on the first failure.
@@ -108,7 +115,7 @@ func (w *failedWriter) write(c Classification, ids []string) error {
 			return err
 		}
 		w.f, w.w = f, csv.NewWriter(f)
-		if err := w.w.Write(columns[:]); err != nil {
+		if _, err := io.WriteString(f, failedHeader); err != nil {
 			return err
 		}
 	}

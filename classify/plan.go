@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gokentik/kentik/enums"
-	"github.com/gokentik/kentik/internal/ctxio"
 )
 
 // DefaultBatchSize is the number of interface ids per ManualClassify request unless
@@ -36,6 +35,21 @@ import (
 // a million-interface job stays well under an hour.
 const DefaultBatchSize = 1000
 
+// MaxBatchSize is the most interface ids Options.BatchSize may put in one request.
+//
+// A request must fit in the server's receive limit, which for gRPC servers is 4 MiB
+// unless they raise it, and a request over it is refused whole. Each id costs at most 22
+// bytes on the wire (a 64-bit id is at most 20 digits, plus 2 bytes of framing), so
+// 10,000 ids and the longest provider make a request of about 215 KiB, a twentieth of
+// that limit, while a million-interface job still needs only 100 requests. Larger
+// batches would save little time (the job is paced by requests, and 100 take under 3
+// minutes at the admin policy's pace) against a whole batch lost to one failure.
+const MaxBatchSize = 10_000
+
+// maxRequestBytes bounds a ManualClassify request of MaxBatchSize ids: a quarter of
+// gRPC's default 4 MiB receive limit (TestLargestRequest checks it).
+const maxRequestBytes = 1 << 20
+
 // DefaultMaxErrors is how many bad rows an error message lists before "and N more".
 const DefaultMaxErrors = 20
 
@@ -43,18 +57,24 @@ const DefaultMaxErrors = 20
 type Options struct {
 	// Format of the file; FormatAuto (the zero value) sniffs it.
 	Format Format
-	// BatchSize is the most ids per ManualClassify request; 0 means DefaultBatchSize.
+	// BatchSize is the most ids per ManualClassify request, at most MaxBatchSize; 0
+	// means DefaultBatchSize.
 	BatchSize int
 	// SkipInvalid sends the good rows of a plan that has bad ones, instead of refusing
 	// the whole plan (the default).
 	SkipInvalid bool
 	// RejectFile, when set together with SkipInvalid, receives every rejected row as
 	// it was in the plan plus a "reason" column (CSV) or as
-	// {"line":N,"reason":"...","row":"..."} (JSON lines). Load refuses one that is
-	// the plan itself.
+	// {"line":N,"reason":"...","row":"..."} (JSON lines). Either is a plan: the reason
+	// column is ignored, and a JSON-lines reject record is read as its row, so the file
+	// can be fixed and loaded as it is. Load refuses one that is the plan itself.
 	RejectFile string
 	// MaxErrors caps the bad rows kept for messages; 0 means DefaultMaxErrors.
 	MaxErrors int
+	// MaxSpool is the most bytes LoadReader copies to a temporary file (and Load, for
+	// a plan that is a pipe or a device); 0 means DefaultMaxSpool. A larger plan fails
+	// with ErrSpoolTooLarge.
+	MaxSpool int64
 }
 
 // RowError is a bad row: the file, the 1-based line the row starts on, and why.
@@ -127,12 +147,12 @@ type Batch struct {
 // produce the batches (Batches), so it holds no ids beyond what duplicate detection needs.
 type Plan struct {
 	Name      string // the file as the user named it ("-" reads as "stdin")
-	Path      string // the file read (a temporary copy for stdin)
+	Path      string // the file read; "" for a plan spooled from a reader, a pipe or a device
 	Format    Format
 	SHA256    string // hex SHA-256 of the file's bytes
 	BatchSize int
 
-	Groups     []Group // groups with at least one interface, in Index order
+	Groups     []Group // groups with at least one interface, in Index order; read only
 	Rows       int     // data rows read (blank lines and the header not counted)
 	Interfaces int     // distinct interface ids to classify
 	Duplicates int     // rows that repeat an earlier row's id and classification (dropped)
@@ -148,7 +168,8 @@ type Plan struct {
 	skip    []uint32           // lines pass 2 skips: bad, duplicate and conflicting rows (sorted)
 	size    int64              // file size and time seen by pass 1
 	modTime time.Time          //
-	spool   string             // temporary copy of stdin, removed by Close
+	spool   *os.File           // the temporary copy of a plan read from a reader; closed by Close
+	tmpName string             // the copy's name, when it could not be removed at once; removed by Close
 	index   map[Classification]int
 }
 
@@ -174,17 +195,29 @@ func (p *Plan) Requests() int {
 	return n
 }
 
-// Close removes the temporary copy of stdin, if any.
+// Close releases the temporary copy of a plan read from a reader, if any.
 func (p *Plan) Close() error {
-	if p.spool == "" {
+	if p.spool == nil {
 		return nil
 	}
-	err := os.Remove(p.spool)
-	p.spool = ""
+	err := p.spool.Close()
+	if p.tmpName != "" {
+		if rerr := os.Remove(p.tmpName); err == nil {
+			err = rerr
+		}
+	}
+	p.spool, p.tmpName = nil, ""
 	return err
 }
 
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
+// ceilDiv is a/b rounded up, for a >= 0 and b > 0, without overflow.
+func ceilDiv(a, b int) int {
+	n := a / b
+	if a%b != 0 {
+		n++
+	}
+	return n
+}
 
 func plural(n int) string {
 	if n == 1 {
@@ -193,30 +226,29 @@ func plural(n int) string {
 	return "s"
 }
 
-// LoadReader copies r (e.g. stdin) to a temporary file, then loads it as Load does, so
-// that the whole plan is validated before anything is sent. name is used in messages.
-// The copy is removed by Plan.Close (or at once when loading fails). When ctx ends, the
-// copy stops at once, even during a read of r that blocks (a silent stdin); r should not
-// be read after that.
+// LoadReader copies r (e.g. stdin) to a temporary file, at most Options.MaxSpool bytes,
+// then loads it as Load does, so that the whole plan is validated before anything is
+// sent. name is used in messages. The copy has no name in the file system (a job killed
+// outright leaves nothing behind) and is released by Plan.Close (or at once when loading
+// fails). When ctx ends, the copy stops at once, even during a read of r that blocks (a
+// silent stdin); r should not be read after that.
 func LoadReader(ctx context.Context, name string, r io.Reader, opts Options) (*Plan, error) {
-	f, err := os.CreateTemp("", "kentik-classify-*.plan")
-	if err != nil {
-		return nil, fmt.Errorf("classify: spooling %s: %w", name, err)
+	if opts.MaxSpool < 0 {
+		return nil, fmt.Errorf("classify: Options.MaxSpool %d: want a positive number of bytes, or 0 for DefaultMaxSpool", opts.MaxSpool)
 	}
-	_, err = io.Copy(f, ctxio.Reader(ctx, r))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	f, fname, _, err := spool(ctx, name, r, opts.maxSpool())
 	if err != nil {
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("classify: spooling %s: %w", name, err)
-	}
-	p, err := load(ctx, name, f.Name(), opts)
-	if err != nil {
-		os.Remove(f.Name())
 		return nil, err
 	}
-	p.spool = f.Name()
+	p, err := load(ctx, name, "", f, opts)
+	if err != nil {
+		f.Close()
+		if fname != "" {
+			os.Remove(fname)
+		}
+		return nil, err
+	}
+	p.tmpName = fname
 	return p, nil
 }
 
@@ -238,18 +270,19 @@ func Load(ctx context.Context, path string, opts Options) (*Plan, error) {
 		defer f.Close()
 		return LoadReader(ctx, path, f, opts)
 	}
-	return load(ctx, path, path, opts)
+	return load(ctx, path, path, nil, opts)
 }
 
-func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
+// load loads the plan at path, or in the spool sp when it is not nil.
+func load(ctx context.Context, name, path string, sp *os.File, opts Options) (*Plan, error) {
 	if name == "-" {
 		name = "stdin"
 	}
 	if opts.BatchSize == 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
-	if opts.BatchSize < 0 {
-		return nil, fmt.Errorf("classify: batch size %d: want a positive number", opts.BatchSize)
+	if opts.BatchSize < 0 || opts.BatchSize > MaxBatchSize {
+		return nil, fmt.Errorf("classify: Options.BatchSize %d: want 1 to %d (MaxBatchSize)", opts.BatchSize, MaxBatchSize)
 	}
 	if opts.MaxErrors <= 0 {
 		opts.MaxErrors = DefaultMaxErrors
@@ -257,6 +290,7 @@ func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
 	p := &Plan{
 		Name:      name,
 		Path:      path,
+		spool:     sp,
 		Format:    opts.Format,
 		BatchSize: opts.BatchSize,
 		seed:      maphash.MakeSeed(),
@@ -281,13 +315,25 @@ func load(ctx context.Context, name, path string, opts Options) (*Plan, error) {
 	}
 	slices.Sort(p.skip)
 	p.Errors = l.errors()
+	// The groups are the bulk of a plan with many distinct classifications (a million
+	// providers): keep one slice of exactly their number, shared by Groups unless some
+	// group lost all its rows to conflicts, and drop the index, which only Load needs.
+	p.groups = slices.Clone(p.groups)
+	p.index = nil
+	empty := false
 	for i := range p.groups {
-		p.groups[i].Batches = ceilDiv(p.groups[i].Interfaces, p.BatchSize)
+		g := &p.groups[i]
+		g.Batches = ceilDiv(g.Interfaces, p.BatchSize)
+		p.Interfaces += g.Interfaces
+		empty = empty || g.Interfaces == 0
 	}
-	for _, g := range p.groups {
-		if g.Interfaces > 0 {
-			p.Interfaces += g.Interfaces
-			p.Groups = append(p.Groups, g)
+	p.Groups = p.groups
+	if empty {
+		p.Groups = nil
+		for _, g := range p.groups {
+			if g.Interfaces > 0 {
+				p.Groups = append(p.Groups, g)
+			}
 		}
 	}
 	if l.rejected > 0 && !opts.SkipInvalid {
@@ -310,12 +356,38 @@ type loader struct {
 	rp       rowParser
 }
 
+// planFile is one pass's view of a plan: the file, or the spool.
+type planFile interface {
+	io.Reader
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// openFile opens the plan for one pass: the spool from its start, or the file.
+func (p *Plan) openFile() (planFile, error) {
+	if p.spool != nil {
+		st, err := p.spool.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("classify: %w", err)
+		}
+		return spoolFile{io.NewSectionReader(p.spool, 0, st.Size()), p.spool}, nil
+	}
+	if p.Path == "" {
+		return nil, fmt.Errorf("classify: the plan %s is closed", p.Name)
+	}
+	f, err := os.Open(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("classify: %w", err)
+	}
+	return f, nil
+}
+
 // open opens the plan file for one pass, sniffing the format the first time, and
 // returns a row reader and the hash of everything read through it.
-func (l *loader) open() (*os.File, rowReader, hash.Hash, error) {
-	f, err := os.Open(l.p.Path)
+func (l *loader) open() (planFile, rowReader, hash.Hash, error) {
+	f, err := l.p.openFile()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("classify: %w", err)
+		return nil, nil, nil, err
 	}
 	h := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)
@@ -423,6 +495,9 @@ func eachRecord(ctx context.Context, name string, rr rowReader, fn func(record) 
 func (l *loader) group(c Classification) int {
 	g, ok := l.p.index[c]
 	if !ok {
+		// The provider is a slice of the whole record's text: copy it, so that the
+		// group does not keep the record alive.
+		c.Provider = strings.Clone(c.Provider)
 		g = len(l.p.groups)
 		l.p.index[c] = g
 		l.p.groups = append(l.p.groups, Group{Index: g, Classification: c})
@@ -610,15 +685,20 @@ func conflictReason(id string, rows []occurrence) string {
 }
 
 // Batches reads the plan again (pass 2) and calls fn with each batch as soon as it is
-// full, then with the partial last batch of every group, in group order. fn owns
-// Batch.IDs. Batches stops at the first error fn returns, and returns it.
+// full or holds the last of its group's ids. fn owns Batch.IDs. Batches stops at the
+// first error fn returns, and returns it.
 //
 // Batch numbering depends only on the file and BatchSize, so a Journal written by one
 // run matches the batches of the next. If the file changed since Load, Batches returns
 // an error wrapping ErrPlanChanged as soon as it notices (a row whose id or
 // classification was not seen by Load, a different size or a different hash).
 func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
-	st, err := os.Stat(p.Path)
+	f, err := p.openFile()
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("classify: %w", err)
 	}
@@ -679,7 +759,9 @@ func (p *Plan) Batches(ctx context.Context, fn func(Batch) error) error {
 			bufs[g] = make([]string, 0, min(p.BatchSize, p.groups[g].Interfaces-sent[g]))
 		}
 		bufs[g] = append(bufs[g], id)
-		if len(bufs[g]) == p.BatchSize {
+		if len(bufs[g]) == p.BatchSize || sent[g]+len(bufs[g]) == p.groups[g].Interfaces {
+			// Full, or the group's last: a plan with a million small groups must not
+			// hold them all to the end.
 			return emit(int(g))
 		}
 		return nil

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Column names of a plan.
@@ -90,19 +93,30 @@ func (e *headerError) Error() string { return fmt.Sprintf("line %d: %s", e.line,
 // Every record must have as many fields as the header.
 type csvReader struct {
 	r      *csv.Reader
+	lim    *recordLimiter // bounds each record (encoding/csv does not)
 	header []string
 	index  [4]int // position of each of columns in a record
 	fields []string
 	extra  []string // ignored columns, by name
 }
 
-func newCSVReader(br *bufio.Reader) (*csvReader, error) {
+func newCSVReader(br *bufio.Reader) (*csvReader, error) { return newCSVReaderMax(br, maxRecord) }
+
+// newCSVReaderMax is newCSVReader with records bounded to max bytes.
+func newCSVReaderMax(br *bufio.Reader, max int) (*csvReader, error) {
 	skipBOM(br)
-	r := csv.NewReader(br)
+	lim := newRecordLimiter(br, max)
+	r := csv.NewReader(lim)
 	r.FieldsPerRecord = -1 // checked here, with a clearer message
 	r.ReuseRecord = true
 	r.TrimLeadingSpace = true
 	h, err := r.Read()
+	if lim.err != nil {
+		return nil, lim.err
+	}
+	if lim.tripped {
+		return nil, &headerError{line: 1, reason: fmt.Sprintf("the header is longer than %d bytes", max)}
+	}
 	if err == io.EOF {
 		return nil, &headerError{line: 1, reason: "the plan is empty (want a header: " + strings.Join(columns[:], ",") + ")"}
 	}
@@ -114,7 +128,7 @@ func newCSVReader(br *bufio.Reader) (*csvReader, error) {
 		return nil, err
 	}
 	line, _ := r.FieldPos(0)
-	c := &csvReader{r: r, header: append([]string(nil), h...), index: [4]int{-1, -1, -1, -1}}
+	c := &csvReader{r: r, lim: lim, header: append([]string(nil), h...), index: [4]int{-1, -1, -1, -1}}
 	seen := map[string]bool{}
 	for i, name := range h {
 		n := strings.ToLower(strings.TrimSpace(name))
@@ -146,8 +160,15 @@ func newCSVReader(br *bufio.Reader) (*csvReader, error) {
 }
 
 func (c *csvReader) next() (record, error) {
+	c.lim.reset()
 	rec, err := c.r.Read()
 	c.fields = rec
+	if c.lim.err != nil {
+		return record{}, c.lim.err
+	}
+	if c.lim.tripped {
+		return c.tooLong(err)
+	}
 	if err == io.EOF {
 		return record{}, io.EOF
 	}
@@ -177,32 +198,63 @@ func (c *csvReader) next() (record, error) {
 	return r, nil
 }
 
+// tooLong reports a record that passed the limiter's bound; err is what csv made of the
+// record cut short. When the record ends on the line it was cut on (see cutEndsOnLine),
+// the limiter discarded the rest of that line and the record is one bad row. Otherwise
+// the job stops, as for an unclosed quote: where the record really ends cannot be told,
+// so the lines after it cannot be told apart as rows.
+func (c *csvReader) tooLong(err error) (record, error) {
+	c.fields = nil
+	line, _ := c.r.FieldPos(0)
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		line = pe.StartLine
+	} else if err != nil {
+		// Nothing of the record was read (only blank lines can end so, and they do
+		// not count): not expected, but never a silent end of the plan.
+		return record{}, fmt.Errorf("a record longer than %d bytes: %w", c.lim.max, err)
+	}
+	if !cutEndsOnLine(err, c.lim.quoted) {
+		return record{}, &headerError{line: line, reason: fmt.Sprintf(
+			"a row starting on this line runs past %d bytes with a quote in it (a quoted field left open?): where it ends cannot be told, nor the rows after it; fix the quoting", c.lim.max)}
+	}
+	return record{line: line, bad: fmt.Sprintf("the row is longer than %d bytes", c.lim.max)}, nil
+}
+
 func (c *csvReader) original() []string { return append([]string(nil), c.fields...) }
 
-// maxJSONLine bounds one JSON line; no plan row comes anywhere near it.
-const maxJSONLine = 64 << 10
-
 // jsonlReader reads JSON-lines plans: one object per line with the keys interface_id,
-// connectivity_type, network_boundary and provider (matched case-insensitively); a
-// missing key or null means empty. Unlike CSV, where a misspelt column is caught by the
-// header check, a misspelt key could only go unnoticed, so keys other than these four are
-// an error. interface_id may be a string or a whole number. Blank lines are skipped.
+// connectivity_type, network_boundary and provider, matched exactly or in another ASCII
+// case (never by Unicode case folding); a missing key or null means empty. Unlike CSV,
+// where a misspelt column is caught by the header check, a misspelt key could only go
+// unnoticed, so keys other than these four are an error, and so is a key given twice
+// (which would leave the reader to pick one of its values). interface_id may be a string
+// or a whole number. Blank lines are skipped.
+//
+// A row may also carry the keys "line" and "reason", which are ignored, or be a reject
+// record, {"line":N,"reason":"…","row":"…"}, whose row is read as the line of the plan
+// it was: so a reject file, fixed or not, is a plan (see rejectWriter).
 type jsonlReader struct {
-	br   *bufio.Reader
-	line int
-	text []byte // the current line, without its end
+	br    *bufio.Reader
+	line  int
+	text  []byte // the current line, without its end
+	inner []byte // the row of the current line, when it is a reject record
 }
+
+// The keys of a JSON-lines row: the plan's columns, then those of a reject record.
+const (
+	keyLine   = "line"
+	keyReason = "reason"
+	keyRow    = "row"
+)
+
+var jsonKeys = [...]string{colID, colType, colBoundary, colProvider, keyLine, keyReason, keyRow}
+
+const iLine, iReason, iRow = 4, 5, 6 // of jsonKeys
 
 func newJSONLReader(br *bufio.Reader) *jsonlReader {
 	skipBOM(br)
 	return &jsonlReader{br: br}
-}
-
-type jsonRow struct {
-	InterfaceID      json.RawMessage `json:"interface_id"`
-	ConnectivityType json.RawMessage `json:"connectivity_type"`
-	NetworkBoundary  json.RawMessage `json:"network_boundary"`
-	Provider         json.RawMessage `json:"provider"`
 }
 
 func (j *jsonlReader) next() (record, error) {
@@ -214,23 +266,25 @@ func (j *jsonlReader) next() (record, error) {
 		j.line++
 		j.text = text
 		if tooLong {
-			return record{line: j.line, bad: fmt.Sprintf("line is longer than %d bytes", maxJSONLine)}, nil
+			return record{line: j.line, bad: fmt.Sprintf("line is longer than %d bytes", maxRecord)}, nil
 		}
 		t := bytes.TrimSpace(text)
 		if len(t) == 0 {
 			continue
 		}
-		return parseJSONRow(j.line, t), nil
+		var r record
+		r, j.inner = parseJSONRow(j.line, t)
+		return r, nil
 	}
 }
 
 // readLine returns the next line without its end, io.EOF when there is none. A line
-// longer than maxJSONLine is consumed and reported as tooLong.
+// longer than maxRecord is consumed and reported as tooLong.
 func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		frag, err := j.br.ReadSlice('\n')
-		if tooLong || len(buf)+len(frag) > maxJSONLine+1 {
+		if tooLong || len(buf)+len(frag) > maxRecord+1 {
 			tooLong = true
 			buf = buf[:0] // keep memory bounded; the line is reported, not kept
 		} else {
@@ -252,37 +306,156 @@ func (j *jsonlReader) readLine() (line []byte, tooLong bool, err error) {
 	}
 }
 
-func (j *jsonlReader) original() []string { return []string{string(j.text)} }
+// original returns the line, or the row of a reject record: the reject file of a reject
+// file holds the plan's rows, not rows wrapped twice.
+func (j *jsonlReader) original() []string {
+	if j.inner != nil {
+		return []string{string(j.inner)}
+	}
+	return []string{string(j.text)}
+}
 
-func parseJSONRow(line int, t []byte) record {
+// parseJSONRow parses the JSON-lines row t (trimmed, not empty). When t is a reject
+// record it also returns its row.
+func parseJSONRow(line int, t []byte) (record, []byte) {
 	r := record{line: line}
 	if t[0] != '{' {
 		r.bad = "not a JSON object"
-		return r
+		return r, nil
 	}
-	var row jsonRow
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&row); err != nil {
-		r.bad = jsonReason(err)
-		return r
+	vals, bad := jsonMembers(t, jsonKeys[:])
+	if bad == "" {
+		bad = jsonIgnored(vals)
 	}
-	if rest := bytes.TrimSpace(t[dec.InputOffset():]); len(rest) > 0 {
-		r.bad = "text after the JSON object (one object per line)"
-		return r
+	if bad == "" && isSet(vals[iRow]) {
+		return parseRejectRecord(line, t, vals)
 	}
-	var bad string
-	if r.fields[0], bad = jsonText(row.InterfaceID, colID, true); bad != "" {
-		r.bad = bad
-		return r
-	}
-	for k, v := range []json.RawMessage{row.ConnectivityType, row.NetworkBoundary, row.Provider} {
-		if r.fields[k+1], bad = jsonText(v, columns[k+1], false); bad != "" {
-			r.bad = bad
-			return r
+	if bad == "" {
+		for k := range columns {
+			if r.fields[k], bad = jsonText(vals[k], columns[k], k == 0); bad != "" {
+				break
+			}
 		}
 	}
-	return r
+	if !utf8.Valid(t) && (bad == "" || !strings.Contains(bad, "not valid UTF-8")) {
+		// Outside the values (in a key), or where the object did not parse: name the
+		// encoding, the root of the trouble, rather than what it garbled.
+		bad = notUTF8("the line", string(t))
+	}
+	r.bad = bad
+	return r, nil
+}
+
+// isSet reports whether a member is present and not null.
+func isSet(v json.RawMessage) bool { return len(v) > 0 && string(v) != "null" }
+
+// jsonIgnored checks the members a row may carry that are not sent: they must have the
+// types the reject writer gives them, lest a typo pass unseen.
+func jsonIgnored(vals []json.RawMessage) string {
+	if v := vals[iLine]; isSet(v) && !isDigits(v) {
+		return "line must be a whole number (the line of the plan a reject record came from), got " + clip(string(v))
+	}
+	if v := vals[iReason]; isSet(v) && v[0] != '"' {
+		return "reason must be a string, got " + clip(string(v))
+	}
+	return ""
+}
+
+// parseRejectRecord reads the row of a reject record as the row of the plan it was (see
+// rejectWriter), and returns that row too. A reject record has no plan keys of its own.
+func parseRejectRecord(line int, t []byte, vals []json.RawMessage) (record, []byte) {
+	r := record{line: line}
+	for k := range columns {
+		if isSet(vals[k]) {
+			r.bad = fmt.Sprintf("a reject record (with %q) has no other keys of a plan row, got %q", keyRow, columns[k])
+			return r, nil
+		}
+	}
+	if !utf8.Valid(t) {
+		r.bad = notUTF8("the line", string(t))
+		return r, nil
+	}
+	var s string
+	if v := vals[iRow]; v[0] != '"' || json.Unmarshal(v, &s) != nil {
+		r.bad = "row must be a string (the line of the plan that was rejected), got " + clip(string(v))
+		return r, nil
+	}
+	inner := bytes.TrimSpace([]byte(s))
+	if len(inner) == 0 {
+		r.bad = "row is empty (a reject file keeps nothing of a line longer than the bound, nor of a blank one)"
+		return r, []byte(s)
+	}
+	ir, nested := parseJSONRow(line, inner)
+	if nested != nil {
+		ir.bad = "a reject record inside a reject record"
+	}
+	if ir.bad != "" {
+		ir.bad = "row: " + ir.bad
+	}
+	return ir, inner
+}
+
+// jsonMembers reads the JSON object t into the raw values of the keys names, in that
+// order (nil for a key that is absent). A key matches a name exactly or in another ASCII
+// case, never by Unicode case folding as encoding/json does, where a Kelvin sign (U+212A)
+// is a K; a key that matches no name, or the name of a key already seen, is refused
+// (encoding/json would keep the last of two values without a word). It returns the reason
+// when t is not such an object.
+func jsonMembers(t []byte, names []string) ([]json.RawMessage, string) {
+	vals := make([]json.RawMessage, len(names))
+	seen := make([]bool, len(names))
+	dec := json.NewDecoder(bytes.NewReader(t))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, "not a JSON object"
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, jsonReason(err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, "invalid JSON: an object key is not a string"
+		}
+		k := slices.IndexFunc(names, func(n string) bool { return asciiEqualFold(key, n) })
+		if k < 0 {
+			return nil, "unknown key " + strconv.QuoteToASCII(key) + " (want " + strings.Join(columns[:], ", ") + ")"
+		}
+		if seen[k] {
+			return nil, fmt.Sprintf("key %q appears twice", names[k])
+		}
+		seen[k] = true
+		if err := dec.Decode(&vals[k]); err != nil {
+			return nil, jsonReason(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, jsonReason(err)
+	}
+	if rest := bytes.TrimSpace(t[dec.InputOffset():]); len(rest) > 0 {
+		return nil, "text after the JSON object (one object per line)"
+	}
+	return vals, ""
+}
+
+// asciiEqualFold reports whether a and b are equal but for the case of ASCII letters.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonText returns a JSON string value (or, when number is true, a whole number) as
@@ -292,6 +465,10 @@ func jsonText(v json.RawMessage, key string, number bool) (string, string) {
 		return "", ""
 	}
 	if v[0] == '"' {
+		if !utf8.Valid(v) {
+			// Checked on the raw bytes: decoding would turn them into U+FFFD.
+			return "", notUTF8(key, string(v[1:len(v)-1]))
+		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return "", fmt.Sprintf("%s: %v", key, err)
@@ -320,9 +497,6 @@ func isDigits(b []byte) bool {
 // rather than Go types.
 func jsonReason(err error) string {
 	msg := err.Error()
-	if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return "unknown key " + k + " (want " + strings.Join(columns[:], ", ") + ")"
-	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return fmt.Sprintf("%s must be an object with string values, got %s", "the row", te.Value)

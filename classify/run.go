@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -25,6 +26,9 @@ var (
 	// ErrVerify: verification found interfaces that do not carry their planned
 	// classification; their rows are in the failed file.
 	ErrVerify = errors.New("classify: verification found interfaces without their planned classification")
+	// ErrMissing: verification found interfaces that the server does not have; their
+	// rows are in the missing file (sending them again cannot help).
+	ErrMissing = errors.New("classify: verification found interfaces that do not exist")
 	// ErrStopped: the server refused the credentials (UNAUTHENTICATED or
 	// PERMISSION_DENIED), so the job stopped at once; nothing else was sent.
 	ErrStopped = errors.New("classify: the job was stopped")
@@ -48,10 +52,18 @@ type Runner struct {
 	Journal string
 	// FailedFile, when set, receives the rows of failed batches and of verification
 	// mismatches, as a CSV plan that can be run again as it is. It is only created
-	// when something failed. Run refuses one that is the plan or the journal.
+	// when something failed. Run refuses one that is the plan or the journal. After a
+	// run that classified everything, a failed file of an earlier run there is removed.
 	FailedFile string
+	// MissingFile, when set, receives the rows of interfaces that verification found
+	// the server does not have, as a CSV plan (for the record: running it cannot
+	// succeed until they exist). Like FailedFile, it is only created when needed, and a
+	// stale one is removed after a run that classified everything.
+	MissingFile string
 	// Verify reads the classifications back after sending (one ListInterface per
-	// group, filtered by the group's classification) and compares them.
+	// group, filtered by the group's classification, and one more, unfiltered, when
+	// some interfaces were not found with their classification, to tell a missing
+	// interface from a misclassified one) and compares them.
 	Verify bool
 	// Policy is the rate-limit policy the client enforces; the runner uses it only
 	// for the ETA and to compare the achieved rate with the policy's.
@@ -126,21 +138,36 @@ type Summary struct {
 	Resumed       int    `json:"batches_skipped"` // batches skipped thanks to the journal
 	FailedFile    string `json:"failed_file,omitempty"`
 
+	// JournalRejected counts the journal's acknowledgements whose checksum did not match
+	// their batch (changed, or copied from another journal): those batches were sent
+	// again (a dry run: would be), not skipped.
+	JournalRejected int    `json:"journal_acks_rejected,omitempty"`
+	MissingFile     string `json:"missing_file,omitempty"` // where verification wrote the interfaces that do not exist
+	// RemovedFiles are the failed and missing files left by an earlier run, removed
+	// because this run classified everything.
+	RemovedFiles []string `json:"removed_files,omitempty"`
+
 	Verified       int `json:"verified,omitempty"`
-	Mismatched     int `json:"mismatched,omitempty"`
+	Mismatched     int `json:"mismatched,omitempty"` // listed with another classification
+	Missing        int `json:"missing,omitempty"`    // not listed at all: the server has no such interface
 	VerifyRequests int `json:"verify_requests,omitempty"`
 
 	Elapsed      time.Duration `json:"-"`
 	ElapsedSec   float64       `json:"elapsed_seconds"`
 	Rate         float64       `json:"request_rate"`               // ManualClassify requests per second while sending
 	PolicyRate   float64       `json:"policy_request_rate"`        // the policy's hard-limit rate (1/MinInterval); 0 without limit
-	RateRatio    float64       `json:"rate_ratio,omitempty"`       // Rate / PolicyRate
+	RateRatio    float64       `json:"rate_ratio,omitempty"`       // Rate / PolicyRate (not set when FitsInWindow)
 	BestRate     float64       `json:"policy_best_rate,omitempty"` // the most the policy allows for this many requests, soft delays included (see Estimate)
 	BestRatio    float64       `json:"best_rate_ratio,omitempty"`  // Rate / BestRate
 	Policy       string        `json:"policy"`
 	Estimated    time.Duration `json:"-"`
 	EstimatedSec float64       `json:"estimated_seconds,omitempty"` // dry run: the least time the policy allows
 	Error        string        `json:"error,omitempty"`
+
+	// FitsInWindow: the requests sent were too few to fill any window of the policy,
+	// which allows them all at once, so no rate can violate it (and a ratio to the
+	// long-run rate would mean nothing: RateRatio and BestRate are not set).
+	FitsInWindow bool `json:"fits_in_one_window,omitempty"`
 }
 
 // fatal reports whether a ManualClassify error must stop the whole job: the server
@@ -195,6 +222,18 @@ func (r *Runner) DryRun(ctx context.Context, p *Plan) (*Summary, error) {
 		if err != nil {
 			return s, err
 		}
+		if n, _ := j.doneCounts(); n > 0 {
+			// Verify the acknowledgements against the plan's batches, as a run would.
+			err := p.Batches(ctx, func(b Batch) error {
+				if _, rejected := j.check(b); rejected {
+					s.JournalRejected++
+				}
+				return nil
+			})
+			if err != nil {
+				return s, err
+			}
+		}
 		s.Resumed, s.AlreadyDone = j.doneCounts()
 		left -= s.Resumed
 	}
@@ -243,8 +282,10 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	}
 	fw := &failedWriter{path: r.FailedFile}
 	defer fw.close()
+	mw := &failedWriter{path: r.MissingFile}
+	defer mw.close()
 
-	st := &runState{r: r, s: s, p: p, j: j, fw: fw, start: start, failedKeys: map[batchKey]bool{}}
+	st := &runState{r: r, s: s, p: p, j: j, fw: fw, mw: mw, start: start, failedKeys: map[batchKey]bool{}}
 	st.total = s.Requests - s.Resumed
 	st.retries0 = retries0
 	err := st.send(ctx)
@@ -256,17 +297,31 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	if cerr := fw.close(); cerr != nil && err == nil {
 		err = fmt.Errorf("classify: writing the failed file: %w", cerr)
 	}
+	if cerr := mw.close(); cerr != nil && err == nil {
+		err = fmt.Errorf("classify: writing the missing file: %w", cerr)
+	}
 	if fw.n > 0 && r.FailedFile != "" {
 		s.FailedFile = r.FailedFile
+	}
+	if mw.n > 0 && r.MissingFile != "" {
+		s.MissingFile = r.MissingFile
 	}
 	if err == nil && s.Failed > 0 {
 		err = fmt.Errorf("%w: %d interface%s in %d batch%s%s", ErrFailed, s.Failed, plural(s.Failed), s.FailedBatches, pluralES(s.FailedBatches), r.failedHint())
 	}
-	if err == nil && s.Mismatched > 0 {
-		err = fmt.Errorf("%w: %d interface%s%s", ErrVerify, s.Mismatched, plural(s.Mismatched), r.failedHint())
+	if err == nil {
+		err = verifyError(s, r)
 	}
 	if err == nil && s.Remaining > 0 {
 		err = fmt.Errorf("classify: %d interfaces were not sent", s.Remaining)
+	}
+	if err == nil {
+		for _, path := range []string{r.FailedFile, r.MissingFile} {
+			if removeStale(path) {
+				s.RemovedFiles = append(s.RemovedFiles, path)
+				r.logger().Info("removed a file of an earlier run: everything is classified now", "file", path)
+			}
+		}
 	}
 	if r.Retries != nil {
 		n := r.Retries() - retries0
@@ -279,13 +334,15 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 			s.Rate = float64(s.Sent) / span.Seconds()
 		}
 	}
-	if s.PolicyRate > 0 {
-		s.RateRatio = s.Rate / s.PolicyRate
-	}
-	if s.Sent > 1 {
+	if s.PolicyRate > 0 && s.Sent > 0 {
+		// The least time the policy allows for this many requests: none means it
+		// allows them all at once (they fit in every window, below every soft limit).
 		if best := Estimate(r.Policy, s.Sent, 0); best > 0 {
+			s.RateRatio = s.Rate / s.PolicyRate
 			s.BestRate = float64(s.Sent) / best.Seconds()
 			s.BestRatio = s.Rate / s.BestRate
+		} else {
+			s.FitsInWindow = true
 		}
 	}
 	if err != nil {
@@ -304,16 +361,41 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 // --failed-file plan.failed loses every row not yet sent), or the journal under its own
 // appends.
 func (r *Runner) checkFiles(p *Plan) error {
-	if r.FailedFile == "" {
-		return nil
-	}
-	if sameFile(r.FailedFile, p.Path) {
+	if r.FailedFile != "" && sameFile(r.FailedFile, p.Path) {
 		return fmt.Errorf("classify: the failed file %s is the plan itself: it would be overwritten while the job reads it; name another failed file", r.FailedFile)
 	}
-	if r.Journal != "" && sameFile(r.FailedFile, r.Journal) {
+	if r.FailedFile != "" && r.Journal != "" && sameFile(r.FailedFile, r.Journal) {
 		return fmt.Errorf("classify: the failed file %s is the journal: name another failed file", r.FailedFile)
 	}
+	if r.MissingFile != "" {
+		for _, other := range []string{p.Path, r.Journal, r.FailedFile} {
+			if other != "" && (other == r.MissingFile || sameFile(r.MissingFile, other)) {
+				return fmt.Errorf("classify: the missing file %s is also the plan, the journal or the failed file: name another missing file", r.MissingFile)
+			}
+		}
+	}
 	return nil
+}
+
+// removeStale removes the file at path if it is a failed file (a regular file that
+// starts with a plan's header, as failedWriter writes it), and reports whether it did.
+// After a run that classified everything, a failed file of an earlier run would only
+// mislead; a file that is not one is left alone.
+func removeStale(path string) bool {
+	if path == "" {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	st, err := f.Stat()
+	head := make([]byte, len(failedHeader))
+	if err == nil && st.Mode().IsRegular() {
+		_, err = io.ReadFull(f, head)
+	}
+	f.Close()
+	return err == nil && st.Mode().IsRegular() && string(head) == failedHeader && os.Remove(path) == nil
 }
 
 // sameFile reports whether a and b name one existing file.
@@ -324,6 +406,23 @@ func sameFile(a, b string) bool {
 	}
 	sb, err := os.Stat(b)
 	return err == nil && os.SameFile(sa, sb)
+}
+
+// verifyError is the error for what verification found, nil when it found nothing:
+// ErrVerify for mismatched interfaces, ErrMissing for missing ones, or both.
+func verifyError(s *Summary, r *Runner) error {
+	var errs []error
+	if s.Mismatched > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d interface%s%s", ErrVerify, s.Mismatched, plural(s.Mismatched), r.failedHint()))
+	}
+	if s.Missing > 0 {
+		hint := ""
+		if r.MissingFile != "" {
+			hint = "; their rows are in " + r.MissingFile
+		}
+		errs = append(errs, fmt.Errorf("%w: %d interface%s%s", ErrMissing, s.Missing, plural(s.Missing), hint))
+	}
+	return errors.Join(errs...)
 }
 
 func (r *Runner) failedHint() string {
@@ -346,7 +445,8 @@ type runState struct {
 	s     *Summary
 	p     *Plan
 	j     *journal
-	fw    *failedWriter
+	fw    *failedWriter // failed batches and mismatched interfaces
+	mw    *failedWriter // missing interfaces
 	start time.Time
 	total int // requests to make in this run
 
@@ -368,8 +468,14 @@ func (st *runState) send(parent context.Context) error {
 	go func() {
 		defer close(ch)
 		prodErr = st.p.Batches(ctx, func(b Batch) error {
-			if st.j != nil && st.j.isDone(b.Group, b.Seq) {
-				return nil
+			if st.j != nil {
+				done, rejected := st.j.check(b)
+				if done {
+					return nil
+				}
+				if rejected {
+					st.rejectedAck(b)
+				}
 			}
 			select {
 			case ch <- b:
@@ -403,6 +509,19 @@ func (st *runState) send(parent context.Context) error {
 		return cause // credentials refused, journal or failed file unwritable, plan changed
 	}
 	return prodErr
+}
+
+// rejectedAck books a journal acknowledgement that did not match its batch: the batch,
+// counted as done when the journal was opened, is to be sent after all.
+func (st *runState) rejectedAck(b Batch) {
+	st.mu.Lock()
+	st.s.JournalRejected++
+	st.s.Resumed--
+	st.s.AlreadyDone -= len(b.IDs)
+	st.total++
+	st.mu.Unlock()
+	st.r.logger().Warn("the journal's acknowledgement of a batch does not match its ids (changed, or copied from another journal): sending the batch again",
+		"journal", st.r.Journal, "group", b.Classification.String(), "batch", b.Seq)
 }
 
 // one sends a batch and books the outcome.

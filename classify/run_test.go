@@ -278,7 +278,7 @@ func TestJournalTornLines(t *testing.T) {
 		t.Errorf("damaged journal: err %v, %d calls", err, n)
 	}
 	// An ack that cannot belong to this plan is refused.
-	n, _, err = run(header + `{"g":0,"b":99,"n":50}` + "\n" + lines[1])
+	n, _, err = run(header + `{"g":0,"b":99,"n":50,"sum":"` + strings.Repeat("0", ackSumLen) + `"}` + "\n" + lines[1])
 	if !errors.Is(err, ErrJournalMismatch) || n != 0 {
 		t.Errorf("foreign ack: err %v, %d calls", err, n)
 	}
@@ -499,5 +499,88 @@ func TestJournalNotRegular(t *testing.T) {
 	}
 	if calls, _, _ := f.snapshot(); calls != 0 {
 		t.Errorf("%d calls sent", calls)
+	}
+}
+
+// TestRunShortJobRate: a job whose requests fit in one window of the policy is marked so,
+// with no ratio to the long-run rate (which it may exceed many times over without
+// violating anything); a longer job gets its ratios.
+func TestRunShortJobRate(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		n, batch int
+		fits     bool
+	}{{40, 10, true}, {1, 10, true}, {250, 10, false}} {
+		p := mustLoad(t, genPlan(t, dir, tc.n), Options{BatchSize: tc.batch})
+		s, err := (&Runner{Client: startFake(t, newFakeService()), Policy: ratelimit.Admin}).Run(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.FitsInWindow != tc.fits || (s.RateRatio > 0) == tc.fits || (s.BestRate > 0) == tc.fits {
+			t.Errorf("%d requests: fits %v, rate ratio %.1f, best rate %.1f", s.Sent, s.FitsInWindow, s.RateRatio, s.BestRate)
+		}
+	}
+}
+
+// TestVerifyMissing: verification tells an interface the server does not have from one
+// that carries another classification: missing ids are counted apart and written to the
+// missing file, not to the failed file, where a retry could never succeed.
+func TestVerifyMissing(t *testing.T) {
+	dir := t.TempDir()
+	p := mustLoad(t, genPlan(t, dir, 600), Options{BatchSize: 100})
+	want := planned(t, p)
+	newServer := func() *fakeService {
+		f := newFakeService()
+		f.known = map[string]bool{}
+		for id := range want {
+			if id != "7" && id != "42" {
+				f.known[id] = true
+			}
+		}
+		return f
+	}
+	read := func(path string) string { b, _ := os.ReadFile(path); return string(b) }
+	failed, missing := filepath.Join(dir, "plan.failed"), filepath.Join(dir, "plan.missing")
+
+	// Missing ids only.
+	s, err := (&Runner{Client: startFake(t, newServer()), Verify: true, FailedFile: failed, MissingFile: missing}).Run(context.Background(), p)
+	if !errors.Is(err, ErrMissing) || errors.Is(err, ErrVerify) || s.Missing != 2 || s.Mismatched != 0 || s.Verified != 598 || s.MissingFile != missing || s.FailedFile != "" {
+		t.Fatalf("err %v; summary %+v", err, s)
+	}
+	if _, err := os.Stat(failed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed file was written for missing interfaces: %v", err)
+	}
+	rows := mustLoad(t, missing, Options{})
+	if got := planned(t, rows); len(got) != 2 || got["7"] != want["7"] || got["42"] != want["42"] {
+		t.Errorf("missing file holds %v\n%s", got, read(missing))
+	}
+	if !strings.Contains(err.Error(), missing) {
+		t.Errorf("the error does not name the missing file: %v", err)
+	}
+
+	// Missing and mismatched: each in its own file.
+	f := newServer()
+	f.after = map[string]Classification{"5": {ConnectivityType: ix}}
+	os.Remove(missing)
+	s, err = (&Runner{Client: startFake(t, f), Verify: true, FailedFile: failed, MissingFile: missing}).Run(context.Background(), p)
+	if !errors.Is(err, ErrVerify) || !errors.Is(err, ErrMissing) || s.Missing != 2 || s.Mismatched != 1 || s.Verified != 597 || s.VerifyRequests != len(p.Groups)+1 {
+		t.Fatalf("err %v; summary %+v", err, s)
+	}
+	if got := planned(t, mustLoad(t, failed, Options{})); len(got) != 1 || got["5"] != want["5"] {
+		t.Errorf("failed file holds %v", got)
+	}
+	if got := planned(t, mustLoad(t, missing, Options{})); len(got) != 2 {
+		t.Errorf("missing file holds %v", got)
+	}
+
+	// Everything there: no extra request, no missing file, and the stale one is removed.
+	s, err = (&Runner{Client: startFake(t, newFakeService()), Verify: true, FailedFile: failed, MissingFile: missing}).Run(context.Background(), p)
+	if err != nil || s.Missing != 0 || s.VerifyRequests != len(p.Groups) {
+		t.Fatalf("err %v; summary %+v", err, s)
+	}
+	for _, path := range []string{failed, missing} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after a run that classified everything: %v", path, err)
+		}
 	}
 }

@@ -33,51 +33,105 @@ func filterFor(c Classification) *ifacev1.InterfaceFilter {
 
 // verify reads the classifications back and compares them with the plan: one
 // ListInterface request per group (GetInterface per id would cost a request per
-// interface), then one more pass over the plan. Interfaces of failed batches are not
-// checked (they are already in the failed file); every other planned interface must be
-// listed with exactly its planned classification. Those that are not are written to the
-// failed file and counted as Mismatched.
+// interface), then a pass over the plan. Interfaces of failed batches are not checked
+// (they are already in the failed file); every other planned interface must be listed
+// with exactly its planned classification. When some are not, one more ListInterface,
+// unfiltered, tells those the server has (with another classification: Mismatched,
+// written to the failed file, which can be run again) from those it does not have
+// (Missing, written to the missing file: sending them again cannot help), in a second
+// pass over the plan.
 func (st *runState) verify(ctx context.Context) error {
 	p, s, r := st.p, st.s, st.r
 	got := make(map[string]uint32) // interface id -> group whose classification it carries
-	opts := append([]grpc.CallOption{grpc.MaxCallRecvMsgSize(maxListResponse)}, r.CallOptions...)
+	index := make(map[Classification]int, len(p.Groups))
 	for _, g := range p.Groups {
+		index[g.Classification] = g.Index
+	}
+	opts := append([]grpc.CallOption{grpc.MaxCallRecvMsgSize(maxListResponse)}, r.CallOptions...)
+	list := func(f *ifacev1.InterfaceFilter, what string) ([]*ifacev1.Interface, error) {
 		cctx, done := r.callCtx(ctx)
-		resp, err := r.Client.ListInterface(cctx, &ifacev1.ListInterfaceRequest{Filters: filterFor(g.Classification)}, opts...)
+		resp, err := r.Client.ListInterface(cctx, &ifacev1.ListInterfaceRequest{Filters: f}, opts...)
 		done()
 		s.VerifyRequests++
 		if err != nil {
 			if fatal(err) {
-				return fmt.Errorf("%w: verify: %w", ErrStopped, err)
+				return nil, fmt.Errorf("%w: verify: %w", ErrStopped, err)
 			}
-			return fmt.Errorf("classify: verify: listing the interfaces of group %s: %w", g.Classification, err)
+			return nil, fmt.Errorf("classify: verify: listing %s: %w", what, err)
 		}
-		for _, in := range resp.GetInterfaces() {
+		return resp.GetInterfaces(), nil
+	}
+	for _, g := range p.Groups {
+		ins, err := list(filterFor(g.Classification), "the interfaces of group "+g.Classification.String())
+		if err != nil {
+			return err
+		}
+		for _, in := range ins {
 			c := Classification{ConnectivityType: in.GetConnectivityType(), NetworkBoundary: in.GetNetworkBoundary(), Provider: in.GetProvider()}
-			if gi, ok := p.index[c]; ok {
+			if gi, ok := index[c]; ok {
 				got[in.GetId()] = uint32(gi)
 			}
 		}
 	}
+	verified := func(b Batch, id string) bool {
+		g, ok := got[id]
+		return ok && int(g) == b.Group
+	}
+	// First pass: count what is confirmed, and whether anything is not.
+	unconfirmed := 0
+	err := p.Batches(ctx, func(b Batch) error {
+		if st.failedKeys[batchKey{b.Group, b.Seq}] {
+			return nil
+		}
+		for _, id := range b.IDs {
+			if verified(b, id) {
+				s.Verified++
+			} else {
+				unconfirmed++
+			}
+		}
+		return nil
+	})
+	if err != nil || unconfirmed == 0 {
+		return err
+	}
+	// Which of the others exist at all?
+	ins, err := list(&ifacev1.InterfaceFilter{}, "every interface (to tell missing interfaces from misclassified ones)")
+	if err != nil {
+		return err
+	}
+	exists := make(map[string]struct{}, len(ins))
+	for _, in := range ins {
+		exists[in.GetId()] = struct{}{}
+	}
+	ins = nil
 	return p.Batches(ctx, func(b Batch) error {
 		if st.failedKeys[batchKey{b.Group, b.Seq}] {
 			return nil
 		}
-		var bad []string
+		var mismatched, missing []string
 		for _, id := range b.IDs {
-			if g, ok := got[id]; ok && int(g) == b.Group {
-				s.Verified++
-				continue
+			switch _, ok := exists[id]; {
+			case verified(b, id):
+			case ok:
+				mismatched = append(mismatched, id)
+			default:
+				missing = append(missing, id)
 			}
-			bad = append(bad, id)
 		}
-		if len(bad) == 0 {
-			return nil
+		if len(mismatched) > 0 {
+			s.Mismatched += len(mismatched)
+			r.logger().Warn("verify: interfaces without their planned classification", "group", b.Classification.String(), "interfaces", len(mismatched))
+			if err := st.fw.write(b.Classification, mismatched); err != nil {
+				return fmt.Errorf("classify: writing the failed file: %w", err)
+			}
 		}
-		s.Mismatched += len(bad)
-		r.logger().Warn("verify: interfaces without their planned classification", "group", b.Classification.String(), "interfaces", len(bad))
-		if err := st.fw.write(b.Classification, bad); err != nil {
-			return fmt.Errorf("classify: writing the failed file: %w", err)
+		if len(missing) > 0 {
+			s.Missing += len(missing)
+			r.logger().Warn("verify: interfaces that do not exist", "group", b.Classification.String(), "interfaces", len(missing))
+			if err := st.mw.write(b.Classification, missing); err != nil {
+				return fmt.Errorf("classify: writing the missing file: %w", err)
+			}
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@
 //	go run ./classify/internal/classifybench -rows 1000000
 //
 // or build it and run it under /usr/bin/time -v for an outside view of the same number.
+// -groups N gives the generated plan N distinct providers (a group each).
 package main
 
 import (
@@ -26,14 +27,15 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "rows of the generated plan")
 	plan := flag.String("plan", "", "an existing plan to load instead of generating one")
 	batch := flag.Int("batch-size", classify.DefaultBatchSize, "ids per request")
+	groups := flag.Int("groups", 0, "distinct providers in the generated plan (0: 8 classifications)")
 	flag.Parse()
-	if err := run(*rows, *plan, *batch); err != nil {
+	if err := run(*rows, *groups, *plan, *batch); err != nil {
 		fmt.Fprintln(os.Stderr, "classifybench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rows int, plan string, batch int) error {
+func run(rows, groups int, plan string, batch int) error {
 	if plan == "" {
 		dir, err := os.MkdirTemp("", "classifybench-")
 		if err != nil {
@@ -42,7 +44,7 @@ func run(rows int, plan string, batch int) error {
 		defer os.RemoveAll(dir)
 		plan = filepath.Join(dir, "plan.csv")
 		t0 := time.Now()
-		if err := generate(plan, rows); err != nil {
+		if err := generate(plan, rows, groups); err != nil {
 			return err
 		}
 		fmt.Printf("generated %d rows in %s\n", rows, time.Since(t0).Round(time.Millisecond))
@@ -77,7 +79,7 @@ func run(rows int, plan string, batch int) error {
 	return nil
 }
 
-func generate(path string, n int) error {
+func generate(path string, n, providers int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -87,6 +89,10 @@ func generate(path string, n int) error {
 		"paid_pni,external,Beta", "free_pni,external,Gamma", "backbone,internal,", "customer,external,"}
 	fmt.Fprintln(w, "interface_id,connectivity_type,network_boundary,provider")
 	for i := range n {
+		if providers > 0 {
+			fmt.Fprintf(w, "%d,transit,external,Provider-%d\n", 1000001+i, i%providers)
+			continue
+		}
 		fmt.Fprintf(w, "%d,%s\n", 1000001+i, groups[(i*31)%len(groups)])
 	}
 	if err := w.Flush(); err != nil {

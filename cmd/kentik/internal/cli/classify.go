@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -18,6 +22,8 @@ import (
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
+	"github.com/gokentik/kentik/enums"
+	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/kentikprom"
 )
 
@@ -32,6 +38,8 @@ type classifyFlags struct {
 	verify      bool
 	failedFile  string
 	metrics     metricsFlags
+	missingFile string
+	spoolLimit  string
 }
 
 func newClassifyCmd(g *Globals) *cobra.Command {
@@ -58,8 +66,13 @@ PLAN.rejected by default, with a reason column).
 With --journal every acknowledged batch is recorded on disk at once; run the same command
 again after a crash or Ctrl-C and only what was not acknowledged is sent. Batches that
 fail after the client's retries do not stop the others; their rows are written to
---failed-file (PLAN.failed by default), itself a plan you can run again. Refused
-credentials stop the job at once. The exit code is 1 when anything was not classified.
+--failed-file (PLAN.failed by default), itself a plan you can run again. With --verify,
+interfaces the server does not have are written to --missing-file (PLAN.missing by
+default) instead. Refused credentials stop the job at once. The exit code is 1 when
+anything was not classified.
+
+A plan from stdin, a pipe or a device is copied to a temporary file first, at most
+--spool-limit bytes.
 
 With --metrics-listen ADDR the job's progress and the client's metrics (limiter waits,
 push-backs, retries, calls by code) are served for Prometheus at http://ADDR/metrics
@@ -77,7 +90,7 @@ while the job runs.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "the plan: a CSV or JSON-lines file, or - for stdin (required)")
 	f.StringVar(&o.format, "format", "auto", "plan format: csv, jsonl or auto (a first non-blank '{' means jsonl)")
-	f.IntVar(&o.batchSize, "batch-size", classify.DefaultBatchSize, "most interface ids per ManualClassify request")
+	f.IntVar(&o.batchSize, "batch-size", classify.DefaultBatchSize, fmt.Sprintf("most interface ids per ManualClassify request (1 to %d)", classify.MaxBatchSize))
 	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "send the good rows of a plan with bad rows (bad rows go to --reject-file)")
 	f.StringVar(&o.rejectFile, "reject-file", "", "where --skip-invalid writes the bad rows (default PLAN.rejected)")
 	f.StringVar(&o.journal, "journal", "", "journal file that makes the job resumable (created if missing)")
@@ -85,6 +98,8 @@ while the job runs.`,
 	f.BoolVar(&o.verify, "verify", false, "read the classifications back (one ListInterface per group) and compare")
 	f.StringVar(&o.failedFile, "failed-file", "", "where the rows of failed batches go, as a plan (default PLAN.failed)")
 	o.metrics.add(f)
+	f.StringVar(&o.missingFile, "missing-file", "", "where --verify writes the rows of interfaces that do not exist (default PLAN.missing)")
+	f.StringVar(&o.spoolLimit, "spool-limit", formatSize(classify.DefaultMaxSpool), "the most a plan from stdin, a pipe or a device may hold (it is copied to a temporary file first), e.g. 500MB, 4GiB")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -102,8 +117,8 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("--format: %w", err)}
 	}
-	if o.batchSize <= 0 {
-		return usagef("--batch-size %d: want a positive number", o.batchSize)
+	if o.batchSize <= 0 || o.batchSize > classify.MaxBatchSize {
+		return usagef("--batch-size %d: want 1 to %d", o.batchSize, classify.MaxBatchSize)
 	}
 	if o.rejectFile != "" && !o.skipInvalid {
 		return usagef("--reject-file needs --skip-invalid (without it a plan with bad rows is refused whole)")
@@ -117,6 +132,9 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	if err := o.metrics.check(); err != nil {
 		return err
 	}
+	if o.missingFile == "" {
+		o.missingFile = defaultBeside(o.file, ".missing")
+	}
 	if o.file != "-" {
 		// A plan that is not there is a bad --file, as for interfaces create.
 		if st, err := os.Stat(o.file); err != nil {
@@ -125,12 +143,19 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 			return usagef("--file %s is a directory: want a plan file", o.file)
 		}
 	}
-	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile}
+	spoolLimit, err := parseSize(o.spoolLimit)
+	if err != nil || spoolLimit <= 0 {
+		return usagef("--spool-limit %q: want a positive size, e.g. 500MB or 4GiB", o.spoolLimit)
+	}
+	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile, MaxSpool: spoolLimit}
 	var plan *classify.Plan
 	if o.file == "-" {
 		plan, err = classify.LoadReader(ctx, "-", g.Stdin, opts)
 	} else {
 		plan, err = classify.Load(ctx, o.file, opts)
+	}
+	if errors.Is(err, classify.ErrSpoolTooLarge) {
+		return fmt.Errorf("%w (--spool-limit %s)", err, formatSize(spoolLimit))
 	}
 	if err != nil {
 		return err
@@ -152,6 +177,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	r := &classify.Runner{
 		Journal:     o.journal,
 		FailedFile:  o.failedFile,
+		MissingFile: o.missingFile,
 		Verify:      o.verify,
 		Policy:      policy,
 		Logger:      g.Logger,
@@ -172,7 +198,9 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 		if err != nil {
 			return err
 		}
-		printPlan(g.Stdout, plan)
+		if err := printPlan(g.Stdout, plan); err != nil {
+			return err
+		}
 		printSummary(g.Stdout, s)
 		return nil
 	}
@@ -251,8 +279,23 @@ func plural(n int) string {
 }
 
 // writeClassifyJSON prints the summary (and, for a dry run, the groups) as one JSON
-// document.
+// document, streamed: a plan may have a million groups, which built as one value would
+// cost gigabytes. The document is what encoding/json writes for the summary with a
+// "plan_groups" array added, indented by two spaces.
 func writeClassifyJSON(w io.Writer, s *classify.Summary, plan *classify.Plan) error {
+	head, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if plan == nil || len(plan.Groups) == 0 {
+		bw.Write(head)
+		bw.WriteByte('\n')
+		return bw.Flush()
+	}
+	// The summary without its closing brace, then the array.
+	bw.Write(bytes.TrimRight(head[:len(head)-1], "\n"))
+	bw.WriteString(",\n  \"plan_groups\": [")
 	type group struct {
 		ConnectivityType string `json:"connectivity_type"`
 		NetworkBoundary  string `json:"network_boundary"`
@@ -260,33 +303,103 @@ func writeClassifyJSON(w io.Writer, s *classify.Summary, plan *classify.Plan) er
 		Interfaces       int    `json:"interfaces"`
 		Requests         int    `json:"requests"`
 	}
-	doc := struct {
-		*classify.Summary
-		PlanGroups []group `json:"plan_groups,omitempty"`
-	}{Summary: s}
-	if plan != nil {
-		for _, g := range plan.Groups {
-			doc.PlanGroups = append(doc.PlanGroups, group{
-				ConnectivityType: g.ConnectivityType.String(), NetworkBoundary: g.NetworkBoundary.String(),
-				Provider: g.Provider, Interfaces: g.Interfaces, Requests: g.Batches,
-			})
+	for i, g := range plan.Groups {
+		b, err := json.MarshalIndent(group{
+			ConnectivityType: g.ConnectivityType.String(), NetworkBoundary: g.NetworkBoundary.String(),
+			Provider: g.Provider, Interfaces: g.Interfaces, Requests: g.Batches,
+		}, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		if _, err := bw.Write(b); err != nil {
+			return err // the writer failed: stop here
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
-// printPlan prints the groups of a plan as a table.
-func printPlan(w io.Writer, p *classify.Plan) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tCLASSIFICATION\tINTERFACES\tREQUESTS")
-	for _, g := range p.Groups {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\n", g.Index, g.Classification, g.Interfaces, g.Batches)
+// printPlan prints the groups of a plan as a table, streamed (a plan may have a million
+// groups, which text/tabwriter would hold whole before writing a line): the column
+// widths are measured in a first pass over the groups, then each line is written, laid
+// out as text/tabwriter would (padding 2, widths in runes).
+func printPlan(w io.Writer, p *classify.Plan) error {
+	header := [4]string{"GROUP", "CLASSIFICATION", "INTERFACES", "REQUESTS"}
+	total := [4]string{"total", "", strconv.Itoa(p.Interfaces), strconv.Itoa(p.Requests())}
+	var width [3]int // of the first three columns; the last is not padded
+	for c := range width {
+		width[c] = max(utf8.RuneCountInString(header[c]), utf8.RuneCountInString(total[c]))
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%d\n", p.Interfaces, p.Requests())
-	tw.Flush()
-	fmt.Fprintln(w)
+	cw := classificationWidths{}
+	for _, g := range p.Groups {
+		width[0] = max(width[0], decimalWidth(g.Index))
+		width[1] = max(width[1], cw.of(g.Classification))
+		width[2] = max(width[2], decimalWidth(g.Interfaces))
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	line := func(cells [4]string) error {
+		for c, cell := range cells[:3] {
+			bw.WriteString(cell)
+			for n := utf8.RuneCountInString(cell); n < width[c]+2; n++ {
+				bw.WriteByte(' ')
+			}
+		}
+		bw.WriteString(cells[3])
+		_, err := bw.WriteString("\n")
+		return err
+	}
+	if err := line(header); err != nil {
+		return err
+	}
+	for _, g := range p.Groups {
+		if err := line([4]string{strconv.Itoa(g.Index), g.Classification.String(), strconv.Itoa(g.Interfaces), strconv.Itoa(g.Batches)}); err != nil {
+			return err // the writer failed: stop here
+		}
+	}
+	line(total)
+	bw.WriteString("\n")
+	return bw.Flush()
+}
+
+// decimalWidth is the number of digits of n >= 0.
+func decimalWidth(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
+}
+
+// classificationWidths measures Classification.String() without building it: the width
+// of the enum names, of which a plan has few, is remembered.
+type classificationWidths struct {
+	ct map[ifacev1.ConnectivityType]int
+	nb map[ifacev1.NetworkBoundary]int
+}
+
+func (w *classificationWidths) of(c classify.Classification) int {
+	if w.ct == nil {
+		w.ct, w.nb = map[ifacev1.ConnectivityType]int{}, map[ifacev1.NetworkBoundary]int{}
+	}
+	ct, ok := w.ct[c.ConnectivityType]
+	if !ok {
+		ct = utf8.RuneCountInString(enums.ConnectivityTypeName(c.ConnectivityType))
+		w.ct[c.ConnectivityType] = ct
+	}
+	nb, ok := w.nb[c.NetworkBoundary]
+	if !ok {
+		nb = utf8.RuneCountInString(enums.NetworkBoundaryName(c.NetworkBoundary))
+		w.nb[c.NetworkBoundary] = nb
+	}
+	p := utf8.RuneCountInString(c.Provider)
+	if c.Provider == "" {
+		p = 1 // "-"
+	}
+	return ct + 1 + nb + 1 + p
 }
 
 // printSummary prints what a run (or a dry run) did.
@@ -300,6 +413,9 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		if s.AlreadyDone > 0 {
 			row("journal", "%d interfaces in %d batches already done", s.AlreadyDone, s.Resumed)
 		}
+		if s.JournalRejected > 0 {
+			row("journal", "%d acknowledgement%s that do not match their batches (changed, or copied from another journal): sent again", s.JournalRejected, plural(s.JournalRejected))
+		}
 		row("policy", "%s", s.Policy)
 		if s.PolicyRate > 0 {
 			row("time", "at least %s for %d requests (hard limit %.2f req/s; soft-limit delays included)",
@@ -312,6 +428,9 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		return
 	}
 	row("classified", "%d (%d already done by the journal, %d batches skipped)", s.Classified, s.AlreadyDone, s.Resumed)
+	if s.JournalRejected > 0 {
+		row("journal", "%d acknowledgement%s did not match their batches (changed, or copied from another journal): sent again", s.JournalRejected, plural(s.JournalRejected))
+	}
 	if s.Retries != nil {
 		row("requests", "%d sent, %d retries", s.Sent, *s.Retries)
 	} else {
@@ -324,13 +443,23 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		row("not sent", "%d interfaces", s.Remaining)
 	}
 	if s.VerifyRequests > 0 {
-		row("verified", "%d confirmed, %d mismatched (%d ListInterface requests)", s.Verified, s.Mismatched, s.VerifyRequests)
+		row("verified", "%d confirmed, %d mismatched, %d missing (%d ListInterface requests)", s.Verified, s.Mismatched, s.Missing, s.VerifyRequests)
 	}
 	if s.FailedFile != "" {
 		row("failed file", "%s", s.FailedFile)
 	}
+	if s.MissingFile != "" {
+		row("missing file", "%s", s.MissingFile)
+	}
+	for _, f := range s.RemovedFiles {
+		row("removed", "%s: left by an earlier run, and everything is classified now", f)
+	}
 	row("elapsed", "%s", s.Elapsed.Round(10*time.Millisecond))
 	switch {
+	case s.FitsInWindow:
+		// Too few requests to fill a window: the policy allows them at once, and
+		// no rate, however high, violates it.
+		row("rate", "%.2f req/s: %d request%s fit in one window of the policy, which allows them at once", s.Rate, s.Sent, plural(s.Sent))
 	case s.PolicyRate > 0 && s.BestRate > s.PolicyRate:
 		// A job short enough to fit in a window may go faster than the hard limit's
 		// long-run rate: a percentage of that rate above 100 would read as a violation.

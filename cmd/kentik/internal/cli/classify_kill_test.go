@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,12 @@ type kentikProcess struct {
 // killed when the test ends if it is still running.
 func startKentik(t *testing.T, env map[string]string, args ...string) *kentikProcess {
 	t.Helper()
+	return startKentikStdin(t, env, strings.NewReader(""), args...)
+}
+
+// startKentikStdin is startKentik with stdin as the child's standard input.
+func startKentikStdin(t *testing.T, env map[string]string, stdin io.Reader, args ...string) *kentikProcess {
+	t.Helper()
 	argv, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +81,7 @@ func startKentik(t *testing.T, env map[string]string, args ...string) *kentikPro
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
-	p.cmd.Stdin = strings.NewReader("")
+	p.cmd.Stdin = stdin
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		cancel()
@@ -394,4 +401,40 @@ func drainTime(p ratelimit.Policy, n int) time.Duration {
 		}
 	}
 	return d
+}
+
+// TestClassifyKillWhileSpooling: a job killed (SIGKILL) while it copies a plan from
+// stdin to its temporary file leaves no file behind: the copy has no name.
+func TestClassifyKillWhileSpooling(t *testing.T) {
+	tmp := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	p := startKentikStdin(t, map[string]string{"TMPDIR": tmp}, r, "interfaces", "classify", "--file", "-", "--dry-run")
+	r.Close() // the child has its own copy
+	// More than a pipe holds: once written, the child has read (and spooled) most of it.
+	chunk := []byte(strings.Repeat("1000001,transit,external,Acme\n", 1<<10))
+	w.Write([]byte("interface_id,connectivity_type,network_boundary,provider\n"))
+	w.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for written := 0; written < 4<<20; written += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatalf("writing the plan to the child: %v", err)
+		}
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != -1 {
+		t.Fatalf("the child exited with %d before it was killed\n%s", code, p.stderr.String())
+	}
+	es, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		t.Errorf("left behind in the temporary directory: %s", e.Name())
+	}
 }

@@ -178,6 +178,12 @@ func TestClassifyFailedBatches(t *testing.T) {
 	if code != 0 {
 		t.Errorf("rerun of the failed file: exit %d\n%s", code, stderr)
 	}
+	// Running the whole plan again succeeds, and removes the failed file, which would
+	// only mislead now.
+	code, stdout, stderr = runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	if _, err := os.Stat(failed); code != 0 || err == nil || !strings.Contains(stdout, failed+": left by an earlier run") {
+		t.Errorf("rerun of the plan: exit %d, failed file: %v\n%s\n%s", code, err, stdout, stderr)
+	}
 }
 
 func TestClassifyRefusedCredentials(t *testing.T) {
@@ -199,6 +205,12 @@ func TestClassifyUsage(t *testing.T) {
 		{"interfaces", "classify"},
 		{"interfaces", "classify", "--file", plan, "--format", "xml"},
 		{"interfaces", "classify", "--file", plan, "--batch-size", "0"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "10001"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "1000000", "--dry-run"},
+		{"interfaces", "classify", "--file", plan, "--batch-size", "9223372036854775807", "--dry-run"},
+		{"demo", "--batch-size", "10001"},
+		{"interfaces", "classify", "--file", plan, "--spool-limit", "0", "--dry-run"},
+		{"interfaces", "classify", "--file", plan, "--spool-limit", "1.5GB", "--dry-run"},
 		{"interfaces", "classify", "--file", plan, "--reject-file", "x"},
 	} {
 		if code, _, stderr := runKentik(t, nil, nil, args...); code != ExitUsage {
@@ -262,5 +274,130 @@ func TestSummaryRateShortJob(t *testing.T) {
 	printSummary(&b, &classify.Summary{Sent: 200, Rate: 21.5, PolicyRate: 30, RateRatio: 0.72, BestRate: 22.2, BestRatio: 0.97})
 	if out := b.String(); !strings.Contains(out, "72% of the hard limit (30.00 req/s), 97% of the most") {
 		t.Errorf("long job:\n%s", out)
+	}
+}
+
+// TestSummaryJournalRejected: acknowledgements the journal could not vouch for are named
+// in the summary, for a run and a dry run.
+func TestSummaryJournalRejected(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		var b strings.Builder
+		printSummary(&b, &classify.Summary{DryRun: dry, JournalRejected: 2})
+		if out := b.String(); !strings.Contains(out, "2 acknowledgements") || !strings.Contains(out, "sent again") {
+			t.Errorf("dry run %v:\n%s", dry, out)
+		}
+	}
+}
+
+// TestClassifyForgedJournal: a journal acknowledgement edited to name the batch that
+// failed does not make the rerun skip it: the batch is sent, and the summary says why.
+func TestClassifyForgedJournal(t *testing.T) {
+	srv, env := startClassifyFake(t, 100)
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	journal := filepath.Join(t.TempDir(), "journal")
+	if err := srv.FailNext("ManualClassify", 1, codes.InvalidArgument); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10", "--journal", journal}
+	if code, _, stderr := runKentik(t, env, nil, args...); code != 1 {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	acked := map[[2]int]int{} // (group, batch) -> line
+	for i, l := range lines[1:] {
+		var a struct{ G, B int }
+		if json.Unmarshal([]byte(l), &a) == nil {
+			acked[[2]int{a.G, a.B}] = i + 1
+		}
+	}
+	if len(acked) != 9 {
+		t.Fatalf("%d acknowledgements, want 9 of 10", len(acked))
+	}
+	// Re-aim an acknowledgement of the failed batch's group at it.
+	var missing [2]int
+	for g := range 2 {
+		for b := range 5 {
+			if _, ok := acked[[2]int{g, b}]; !ok {
+				missing = [2]int{g, b}
+			}
+		}
+	}
+	victim := acked[[2]int{missing[0], (missing[1] + 1) % 5}]
+	lines[victim] = strings.Replace(lines[victim], fmt.Sprintf(`"b":%d,`, (missing[1]+1)%5), fmt.Sprintf(`"b":%d,`, missing[1]), 1)
+	if err := os.WriteFile(journal, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Stats().GRPC.Calls["ManualClassify"]
+	code, stdout, stderr := runKentik(t, env, nil, args...)
+	sent := srv.Stats().GRPC.Calls["ManualClassify"] - before
+	// The forged line stood for a batch that was sent: that one is sent again too.
+	if code != 0 || sent != 2 || !strings.Contains(stdout, "1 acknowledgement did not match") {
+		t.Errorf("rerun: exit %d, %d calls (want 2: the failed batch and the one whose line was re-aimed)\n%s\n%s", code, sent, stdout, stderr)
+	}
+}
+
+// TestClassifySpoolLimit: a plan from stdin larger than --spool-limit is refused, naming
+// the flag and its value.
+func TestClassifySpoolLimit(t *testing.T) {
+	plan := "interface_id,connectivity_type,network_boundary,provider\n" + strings.Repeat("1,transit,,\n", 100)
+	code, _, stderr := runKentik(t, nil, strings.NewReader(plan), "interfaces", "classify", "--file", "-", "--dry-run", "--spool-limit", "1KiB")
+	if code != ExitFailure || !strings.Contains(stderr, "--spool-limit 1KiB") || !strings.Contains(stderr, "larger than") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runKentik(t, nil, strings.NewReader(plan), "interfaces", "classify", "--file", "-", "--dry-run", "--spool-limit", "2KB"); code != 0 {
+		t.Errorf("within the limit: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestClassifyShortJobRate: a job of 4 requests under the admin policy fits in one of its
+// windows, which allows them at once: its rate, however high, is no violation, and the
+// summary must not call it a percentage of the hard limit (it said "63029% of the hard
+// limit").
+func TestClassifyShortJobRate(t *testing.T) {
+	srv, env := startClassifyFake(t, 40)
+	env["KENTIK_RATE_LIMIT"] = "admin"
+	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	if code != 0 || !strings.Contains(stdout, "4 requests fit in one window of the policy") || strings.Contains(stdout, "of the hard limit") {
+		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify", "--file", plan, "--batch-size", "10")
+	var s struct {
+		Fits  bool     `json:"fits_in_one_window"`
+		Ratio *float64 `json:"rate_ratio"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || code != 0 || !s.Fits || s.Ratio != nil {
+		t.Errorf("json: exit %d, %v, %+v\n%s", code, err, s, stdout)
+	}
+}
+
+// TestClassifyVerifyMissing: --verify tells interfaces that do not exist from
+// misclassified ones: they are counted apart and written to PLAN.missing, not to the
+// failed file, where a retry could never succeed.
+func TestClassifyVerifyMissing(t *testing.T) {
+	srv, env := startClassifyFake(t, 100)
+	plan := writeClassifyPlan(t, append(srv.InterfaceIDs(), "9999998", "9999999"))
+	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify", "--file", plan, "--batch-size", "20", "--verify")
+	var s struct {
+		Verified    int    `json:"verified"`
+		Mismatched  int    `json:"mismatched"`
+		Missing     int    `json:"missing"`
+		MissingFile string `json:"missing_file"`
+		FailedFile  string `json:"failed_file"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || code != 1 || s.Verified != 100 || s.Mismatched != 0 || s.Missing != 2 ||
+		s.MissingFile != plan+".missing" || s.FailedFile != "" || !strings.Contains(stderr, "do not exist") {
+		t.Fatalf("exit %d, %v, %+v\n%s\n%s", code, err, s, stdout, stderr)
+	}
+	if _, err := os.Stat(plan + ".failed"); !os.IsNotExist(err) {
+		t.Errorf("a failed file was written: %v", err)
+	}
+	b, _ := os.ReadFile(plan + ".missing")
+	if got := string(b); !strings.Contains(got, "9999998,transit,external,Acme\n") || !strings.Contains(got, "9999999,ix,unspecified,DE-CIX\n") || strings.Count(got, "\n") != 3 {
+		t.Errorf("missing file:\n%s", got)
 	}
 }

@@ -93,8 +93,8 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 	switch {
 	case o.interfaces <= 0 || o.interfaces > maxFakeInterfaces:
 		return usagef("--interfaces %d: want 1 to %d", o.interfaces, maxFakeInterfaces)
-	case o.batchSize <= 0:
-		return usagef("--batch-size %d: want a positive number", o.batchSize)
+	case o.batchSize <= 0 || o.batchSize > classify.MaxBatchSize:
+		return usagef("--batch-size %d: want 1 to %d", o.batchSize, classify.MaxBatchSize)
 	case !(o.speedup >= 1 && o.speedup <= 1000):
 		return usagef("--speedup %g: want 1 to 1000", o.speedup)
 	}
