@@ -59,7 +59,7 @@ func ExampleLoad_badRows() {
 	_, err := classify.Load(context.Background(), path, classify.Options{})
 	fmt.Println(strings.ReplaceAll(err.Error(), path, "plan.csv"))
 	// Output:
-	// plan.csv: 2 bad rows, nothing sent (fix them, or use --skip-invalid to send the good rows):
+	// plan.csv: 2 bad rows, nothing sent (fix them, or set Options.SkipInvalid to send the good rows):
 	//   plan.csv:3: unknown network_boundary "outside"
 	//   plan.csv:4: interface_id is empty
 	//   network_boundary is one of: auto, external, internal, none, unspecified (or empty)

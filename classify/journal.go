@@ -19,6 +19,23 @@ import (
 // another plan or another batch size: resuming from it would skip the wrong interfaces.
 var ErrJournalMismatch = errors.New("classify: the journal belongs to another job")
 
+// BatchSizeMismatchError is the ErrJournalMismatch of a journal written for the same
+// plan with another batch size: the job resumes only with that size.
+type BatchSizeMismatchError struct {
+	Journal          string // the journal's path
+	JournalBatchSize int    // the batch size the journal was written with
+	PlanBatchSize    int    // the batch size asked for now
+}
+
+// Error implements error.
+func (e *BatchSizeMismatchError) Error() string {
+	return fmt.Sprintf("%v: %s was written with batch size %d, not %d; rerun with batch size %d (Options.BatchSize), or use a new journal file",
+		ErrJournalMismatch, e.Journal, e.JournalBatchSize, e.PlanBatchSize, e.JournalBatchSize)
+}
+
+// Is makes errors.Is(err, ErrJournalMismatch) true.
+func (e *BatchSizeMismatchError) Is(target error) bool { return target == ErrJournalMismatch }
+
 // ErrJournalInUse is wrapped by the error returned when another running job (in this
 // process or another) holds the journal: two jobs appending to one journal would each
 // skip what the other sent and leave neither a true record.
@@ -152,7 +169,7 @@ func openJournal(path string, p *Plan, readOnly bool) (*journal, error) {
 func (j *journal) openLocked(f *os.File, p *Plan) error {
 	switch err := lockFile(f); {
 	case errors.Is(err, errLocked):
-		return fmt.Errorf("%w: %s (wait for it to finish, or give this job its own --journal)", ErrJournalInUse, j.path)
+		return fmt.Errorf("%w: %s (wait for it to finish, or give this job a journal of its own: Runner.Journal)", ErrJournalInUse, j.path)
 	case errors.Is(err, errNoLocks):
 		// A journal on a file system without locks still makes the job resumable,
 		// which matters more than catching a second job on it: go on, unlocked.
@@ -212,7 +229,7 @@ func (j *journal) load(data []byte, p *Plan) (int, error) {
 			if nl < 0 || last {
 				return off, nil // a torn last line: what was written before it stands
 			}
-			return 0, fmt.Errorf("classify: journal %s:%d: not a journal line; the file is damaged (start a new --journal, or remove the line if you know what it was)", j.path, lineNo)
+			return 0, fmt.Errorf("classify: journal %s:%d: not a journal line; the file is damaged (start a new journal, or remove the line if you know what it was)", j.path, lineNo)
 		}
 		if nl < 0 {
 			// A complete record without its newline (the crash came between the
@@ -238,10 +255,10 @@ func (j *journal) line(line []byte, lineNo int, header **journalHeader, p *Plan)
 			return false, fmt.Errorf("%w: %s is not a kentik classify journal", ErrJournalMismatch, j.path)
 		}
 		if h.PlanSHA256 != p.SHA256 {
-			return false, fmt.Errorf("%w: %s was written for another plan (SHA-256 %.12s…, this plan %.12s…); use the plan it was written for, or a new --journal file", ErrJournalMismatch, j.path, h.PlanSHA256, p.SHA256)
+			return false, fmt.Errorf("%w: %s was written for another plan (SHA-256 %.12s…, this plan %.12s…); use the plan it was written for, or a new journal file", ErrJournalMismatch, j.path, h.PlanSHA256, p.SHA256)
 		}
 		if h.BatchSize != p.BatchSize {
-			return false, fmt.Errorf("%w: %s was written with batch size %d, not %d; rerun with --batch-size %d, or use a new --journal file", ErrJournalMismatch, j.path, h.BatchSize, p.BatchSize, h.BatchSize)
+			return false, &BatchSizeMismatchError{Journal: j.path, JournalBatchSize: h.BatchSize, PlanBatchSize: p.BatchSize}
 		}
 		*header = &h
 		j.id, j.plan = h.ID, h.PlanSHA256

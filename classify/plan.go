@@ -99,7 +99,7 @@ type PlanError struct {
 // Error lists the bad rows, one per line, and how many more there are.
 func (e *PlanError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d bad row%s, nothing sent (fix them, or use --skip-invalid to send the good rows):", e.File, e.Total, plural(e.Total))
+	fmt.Fprintf(&b, "%s: %d bad row%s, nothing sent (fix them, or set Options.SkipInvalid to send the good rows):", e.File, e.Total, plural(e.Total))
 	hint := map[string]bool{}
 	for _, r := range e.Errors {
 		b.WriteString("\n  ")

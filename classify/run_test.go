@@ -213,7 +213,8 @@ func TestJournalRefusesAnotherJob(t *testing.T) {
 	}
 	resized := mustLoad(t, p.Path, Options{BatchSize: 50})
 	_, err = (&Runner{Client: client, Journal: jpath}).Run(context.Background(), resized)
-	if !errors.Is(err, ErrJournalMismatch) || !strings.Contains(err.Error(), "--batch-size 100") {
+	var bs *BatchSizeMismatchError
+	if !errors.Is(err, ErrJournalMismatch) || !errors.As(err, &bs) || bs.JournalBatchSize != 100 || !strings.Contains(err.Error(), "batch size 100") {
 		t.Errorf("other batch size: %v", err)
 	}
 	notJournal := writePlan(t, "notes.txt", "my notes\n")
@@ -388,27 +389,6 @@ func TestVerify(t *testing.T) {
 	got, _ := os.ReadFile(failed)
 	if want := "interface_id,connectivity_type,network_boundary,provider\n5," + strings.ReplaceAll(strings.ReplaceAll(groupNames[35%5], "paid_pni", "paid_pni"), ",", ",") + "\n"; string(got) != want {
 		t.Errorf("failed file %q, want %q", got, want)
-	}
-}
-
-func TestProgressPrinter(t *testing.T) {
-	var b bytes.Buffer
-	pp := NewProgressPrinter(&b, true)
-	pp.Report(Progress{Interfaces: 100, Done: 50, Requests: 5, TotalRequests: 10, Rate: 2, ETA: 3 * time.Second})
-	pp.Report(Progress{Interfaces: 100, Done: 60, Requests: 6, TotalRequests: 10}) // throttled
-	pp.Report(Progress{Interfaces: 100, Done: 100, Requests: 10, TotalRequests: 10, Final: true, Elapsed: time.Second})
-	want := "\r\x1b[Kclassify: 50/100 interfaces (50%), 5/10 requests, 2.0 req/s, 0 failed, ETA 3s" +
-		"\r\x1b[Kclassify: 100/100 interfaces (100%), 10/10 requests, 0.0 req/s, 0 failed, done in 1s\n"
-	if b.String() != want {
-		t.Errorf("tty:\n%q\nwant\n%q", b.String(), want)
-	}
-	b.Reset()
-	pp = &ProgressPrinter{W: &b, Every: time.Hour}
-	pp.Report(Progress{Interfaces: 100, Done: 50})
-	pp.Report(Progress{Interfaces: 100, Done: 60})
-	pp.Report(Progress{Interfaces: 100, Done: 100, Final: true})
-	if strings.Count(b.String(), "\n") != 1 || !strings.Contains(b.String(), "100/100") {
-		t.Errorf("log lines:\n%s", b.String())
 	}
 }
 

@@ -233,7 +233,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	defer c.Close()
 	r.Client = c.Interfaces()
 	r.Retries = retries.Load
-	pp := classify.NewProgressPrinter(g.Stderr, isTerminal(g.Stderr))
+	pp := newProgressPrinter(g.Stderr, isTerminal(g.Stderr))
 	r.Progress = pp.Report
 	if job != nil {
 		r.Progress = func(p classify.Progress) {

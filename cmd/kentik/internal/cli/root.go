@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/gokentik/kentik"
+	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/ratelimit"
 	"github.com/gokentik/kentik/ratelimit/redislimit"
@@ -123,6 +124,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // and environment variables; a user of the command sets flags.
 func (g *Globals) flagHints(err error) []string {
 	var hints []string
+	var batchSize *classify.BatchSizeMismatchError
 	switch code := kentik.CodeOf(err); {
 	case errors.Is(err, kentik.ErrMissingCredentials):
 		hints = append(hints, "give --email and --token, or set KENTIK_EMAIL and KENTIK_API_TOKEN")
@@ -134,6 +136,14 @@ func (g *Globals) flagHints(err error) []string {
 		hints = append(hints, fmt.Sprintf("the call took longer than --timeout (now %s)", g.Timeout))
 	case kentik.IsRateLimited(err):
 		hints = append(hints, "Kentik's rate limit was exceeded: if other jobs use this account, choose a stricter --rate-limit or share one limiter with --limiter")
+	case errors.As(err, new(*classify.PlanError)):
+		hints = append(hints, "fix the rows, or add --skip-invalid to send the good rows (the bad ones go to --reject-file)")
+	case errors.Is(err, classify.ErrJournalInUse):
+		hints = append(hints, "another running job holds the --journal: wait for it, or give this job a --journal of its own")
+	case errors.As(err, &batchSize):
+		hints = append(hints, fmt.Sprintf("rerun with --batch-size %d, the size the --journal was written with, or give a new --journal", batchSize.JournalBatchSize))
+	case errors.Is(err, classify.ErrJournalMismatch):
+		hints = append(hints, "run the plan the --journal was written for, or give a new --journal")
 	case errors.Is(err, redislimit.ErrUnavailable):
 		hints = append(hints, fmt.Sprintf("the Redis of %s (%s) could not be reached: check that it runs and is reachable, or add --limiter-fallback to go on with this process's own limiter", g.limiterSource, redislimit.RedactURL(g.Limiter)))
 	case code == codes.Unavailable && g.plaintextHint(err) == "":

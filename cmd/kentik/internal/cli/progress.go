@@ -1,16 +1,18 @@
-package classify
+package cli
 
 import (
 	"fmt"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/gokentik/kentik/classify"
 )
 
-// ProgressPrinter renders Progress reports. On a terminal it redraws one status line
-// (at most ten times a second); otherwise it writes a log line every Every. Pass its
-// Report method as Runner.Progress.
-type ProgressPrinter struct {
+// progressPrinter renders a classify job's progress reports. On a terminal it redraws
+// one status line (at most ten times a second); otherwise it writes a log line every
+// Every. Its Report method is the job's classify.Runner.Progress.
+type progressPrinter struct {
 	W     io.Writer
 	TTY   bool          // redraw one line (stderr is a terminal)
 	Every time.Duration // between log lines when not a TTY; 0 means 10 s
@@ -20,13 +22,13 @@ type ProgressPrinter struct {
 	drew bool
 }
 
-// NewProgressPrinter returns a printer writing to w; tty says whether w is a terminal.
-func NewProgressPrinter(w io.Writer, tty bool) *ProgressPrinter {
-	return &ProgressPrinter{W: w, TTY: tty}
+// newProgressPrinter returns a printer writing to w; tty says whether w is a terminal.
+func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
+	return &progressPrinter{W: w, TTY: tty}
 }
 
 // Report prints p if enough time passed since the last line (always when p.Final).
-func (pp *ProgressPrinter) Report(p Progress) {
+func (pp *progressPrinter) Report(p classify.Progress) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	now := time.Now()
@@ -49,7 +51,7 @@ func (pp *ProgressPrinter) Report(p Progress) {
 		return
 	}
 	pp.last = now
-	line := FormatProgress(p)
+	line := formatProgress(p)
 	if pp.TTY {
 		fmt.Fprintf(pp.W, "\r\x1b[K%s", line)
 		pp.drew = true
@@ -62,9 +64,9 @@ func (pp *ProgressPrinter) Report(p Progress) {
 	fmt.Fprintln(pp.W, line)
 }
 
-// FormatProgress renders p as one line, e.g.
+// formatProgress renders p as one line, e.g.
 // "12000/20000 interfaces (60%), 120/200 requests, 29.8 req/s, 0 failed, ETA 3s".
-func FormatProgress(p Progress) string {
+func formatProgress(p classify.Progress) string {
 	pct := 100.0
 	if p.Interfaces > 0 {
 		pct = 100 * float64(p.Done) / float64(p.Interfaces)
