@@ -79,10 +79,15 @@ IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
 // flag with a bad value.
 func (o listFlags) filter() (*ifacev1.InterfaceFilter, error) {
 	f := &ifacev1.InterfaceFilter{Text: o.text, Providers: o.providers, SnmpSpeeds: o.speeds}
-	for _, id := range o.deviceIDs {
-		if id = strings.TrimSpace(id); id != "" {
-			f.DeviceIds = append(f.DeviceIds, id)
+	for _, arg := range o.deviceIDs {
+		if strings.TrimSpace(arg) == "" {
+			continue
 		}
+		id, err := checkID("--device-id", arg, "1001")
+		if err != nil {
+			return nil, err
+		}
+		f.DeviceIds = append(f.DeviceIds, id)
 	}
 	for _, s := range o.connectivityTypes {
 		v, err := enums.ParseConnectivityType(s)
@@ -186,7 +191,7 @@ func newInterfacesGetCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID",
 		Short: "Show one interface",
-		Args:  cobra.ExactArgs(1),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := interfaceID(args[0])
 			if err != nil {
@@ -242,7 +247,7 @@ func newInterfacesUpdateCmd(g *Globals) *cobra.Command {
 		Long: `Update interface ID (UpdateInterface) with FILE, an Interface in Kentik's JSON form, or - for
 stdin. The interface's id is set to ID; an id in the file that differs is refused.`,
 		Example: `  kentik interfaces get 1000053 -o json | jq '.interface | .provider = "ExampleNet"' | kentik interfaces update 1000053 -f -`,
-		Args:    cobra.ExactArgs(1),
+		Args:    positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := interfaceID(args[0])
 			if err != nil {
@@ -274,7 +279,7 @@ func newInterfacesDeleteCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete an interface",
-		Args:  cobra.ExactArgs(1),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := interfaceID(args[0])
 			if err != nil {
@@ -305,17 +310,6 @@ func withInterfaces(ctx context.Context, g *Globals, call func(context.Context, 
 	cctx, cancel := g.callContext(ctx)
 	defer cancel()
 	return call(cctx, c.Interfaces())
-}
-
-// interfaceID checks a Kentik interface id: a positive decimal number without leading
-// zeros that fits in 64 bits, as the classify plans take them. Anything else would only
-// spend a call of the rate limit on INVALID_ARGUMENT.
-func interfaceID(arg string) (string, error) {
-	id := strings.TrimSpace(arg)
-	if _, err := strconv.ParseUint(id, 10, 64); err != nil || id[0] < '1' || id[0] > '9' {
-		return "", usagef("interface id %q: want a positive decimal number, e.g. 1000053", arg)
-	}
-	return id, nil
 }
 
 // maxInterfaceFile bounds what is read for one interface.

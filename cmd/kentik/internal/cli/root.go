@@ -84,6 +84,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	if !g.started && strings.HasPrefix(err.Error(), "unknown command ") {
+		if ferr := unknownFlagError(root, args); ferr != nil {
+			err = ferr
+		}
+	}
 	// Library errors already name Kentik ("kentik: ...", "kentik rate limit ..."); say it once.
 	if msg := err.Error(); strings.HasPrefix(msg, "kentik") {
 		fmt.Fprintln(stderr, msg)
@@ -165,6 +170,7 @@ func newRoot(g *Globals) *cobra.Command {
 			return g.resolve(cmd)
 		},
 	}
+	root.SetFlagErrorFunc(flagError)
 	f := root.PersistentFlags()
 	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")
 	f.StringVar(&g.Token, "token", "", "Kentik API token (env KENTIK_API_TOKEN, then KTAPI_AUTH_TOKEN)")
@@ -245,8 +251,8 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 	if g.RateLimit == "" {
 		g.RateLimit = "admin"
 	}
-	if _, err := ratelimit.Parse(g.RateLimit); err != nil {
-		return &UsageError{Err: fmt.Errorf("%s: %w", source("rate-limit"), err)}
+	if _, err := parsePolicy(source("rate-limit"), g.RateLimit); err != nil {
+		return err
 	}
 	if g.Timeout <= 0 {
 		return usagef("--timeout %s: want a positive duration", g.Timeout)

@@ -83,14 +83,6 @@ func withV5(cmd *cobra.Command, g *Globals, f func(ctx context.Context, c *myken
 	return f(ctx, c)
 }
 
-func parseTenantID(s string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || id < 1 {
-		return 0, usagef("tenant id %q: want a positive whole number", s)
-	}
-	return id, nil
-}
-
 func newTenantsListCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
@@ -122,7 +114,7 @@ func newTenantsGetCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get TENANT_ID",
 		Short: "Show one tenant and its users",
-		Args:  cobra.ExactArgs(1),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTenantID(args[0])
 			if err != nil {
@@ -146,7 +138,7 @@ func newTenantUsersAddCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "add TENANT_ID EMAIL",
 		Short: "Add a user to a tenant by email (Kentik mails them an invitation)",
-		Args:  cobra.ExactArgs(2),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTenantID(args[0])
 			if err != nil {
@@ -171,29 +163,61 @@ func newTenantUsersAddCmd(g *Globals) *cobra.Command {
 
 func newTenantUsersRemoveCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "remove TENANT_ID USER_ID",
-		Short: "Remove a user from a tenant",
-		Args:  cobra.ExactArgs(2),
+		Use:   "remove TENANT_ID USER",
+		Short: "Remove a user from a tenant, by user id or email",
+		Long: `Remove a user from a tenant (V5 tenant user delete). USER is the user's id (kentik
+tenants get TENANT_ID lists them) or their email address, which is looked up among the
+tenant's users first (one more call).`,
+		Example: `  kentik tenants users remove 101 300002
+  kentik tenants users remove 101 bob@acme.example`,
+		Args: positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTenantID(args[0])
 			if err != nil {
 				return err
 			}
+			byEmail := strings.Contains(args[1], "@")
+			userID := strings.TrimSpace(args[1])
+			if !byEmail {
+				if userID, err = checkID("user id", args[1], "300002"); err != nil {
+					return err
+				}
+			}
 			return withV5(cmd, g, func(ctx context.Context, c *mykentik.Client) error {
-				if err := c.DeleteTenantUser(ctx, id, args[1]); err != nil {
+				if byEmail {
+					if userID, err = tenantUserByEmail(ctx, c, id, userID); err != nil {
+						return err
+					}
+				}
+				if err := c.DeleteTenantUser(ctx, id, userID); err != nil {
 					if errors.Is(err, mykentik.ErrInvalidArgument) {
 						return &UsageError{Err: err}
 					}
 					return err
 				}
 				if g.JSON() {
-					return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": args[1], "removed": true})
+					return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": userID, "removed": true})
 				}
-				_, err := fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", args[1], id)
+				_, err := fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", userID, id)
 				return err
 			})
 		},
 	}
+}
+
+// tenantUserByEmail returns the id of the tenant's user with that email (compared
+// without regard to case, as email domains are).
+func tenantUserByEmail(ctx context.Context, c *mykentik.Client, tenant int64, email string) (string, error) {
+	t, err := c.GetTenant(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	for _, u := range t.Users {
+		if strings.EqualFold(u.Email, email) {
+			return u.ID, nil
+		}
+	}
+	return "", fmt.Errorf("tenant %d has no user %s (kentik tenants get %d lists its users)", tenant, email, tenant)
 }
 
 func writeTenant(w io.Writer, t *mykentik.Tenant) error {
