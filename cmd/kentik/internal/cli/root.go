@@ -167,9 +167,15 @@ func newRoot(g *Globals) *cobra.Command {
 				return &UsageError{Err: err}
 			}
 			g.started = true
+			if cmd.Annotations[annotationSettings] == settingsNone {
+				return g.resolveOutput(cmd)
+			}
 			return g.resolve(cmd)
 		},
 	}
+	// --version prints what `kentik version` prints.
+	root.Version = currentVersion().Version
+	root.SetVersionTemplate(currentVersion().String())
 	root.SetFlagErrorFunc(flagError)
 	f := root.PersistentFlags()
 	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")
@@ -182,9 +188,17 @@ func newRoot(g *Globals) *cobra.Command {
 	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
 	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
-	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g))
+	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g), newVersionCmd(g))
 	return root
 }
+
+// annotationSettings, in a command's Annotations, set to settingsNone, makes
+// PersistentPreRunE skip the credentials, endpoints and policy: the command needs none
+// of them, and must work whatever the environment holds.
+const (
+	annotationSettings = "kentik.settings"
+	settingsNone       = "none"
+)
 
 // resolve merges flags with the environment and checks what can be checked without a
 // network: the region, the output format and the rate-limit policy.
@@ -245,8 +259,8 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 		return usagef("%s %q: want us or eu", source("region"), g.Region)
 	}
 	g.Region = region.String()
-	if g.Output != "table" && g.Output != "json" {
-		return usagef("--output %q: want table or json", g.Output)
+	if err := g.resolveOutput(cmd); err != nil {
+		return err
 	}
 	if g.RateLimit == "" {
 		g.RateLimit = "admin"
@@ -256,6 +270,14 @@ func (g *Globals) resolve(cmd *cobra.Command) error {
 	}
 	if g.Timeout <= 0 {
 		return usagef("--timeout %s: want a positive duration", g.Timeout)
+	}
+	return nil
+}
+
+// resolveOutput checks --output and sets up the logger: what every command needs.
+func (g *Globals) resolveOutput(*cobra.Command) error {
+	if g.Output != "table" && g.Output != "json" {
+		return usagef("--output %q: want table or json", g.Output)
 	}
 	level := slog.LevelWarn
 	if g.Verbose {
