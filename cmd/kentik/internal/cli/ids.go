@@ -39,12 +39,13 @@ func parseTenantID(arg string) (int64, error) {
 }
 
 // positionalArgs replaces cobra's "accepts 1 arg(s), received 0": it names the
-// arguments that are missing or extra, from the command's Use line ("get ID" names ID).
+// arguments that are missing or extra, from the command's Use line: the upper-case
+// words after the command's name ("get ID" names ID).
 func positionalArgs(cmd *cobra.Command, args []string) error {
 	names := strings.Fields(cmd.Use)[1:]
 	var want []string
 	for _, n := range names {
-		if strings.HasPrefix(n, "-") || strings.HasPrefix(n, "[") {
+		if strings.Trim(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") != "" {
 			break // flags and optional parts follow the positional arguments
 		}
 		want = append(want, n)

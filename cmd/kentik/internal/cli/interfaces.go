@@ -215,10 +215,12 @@ func newInterfacesCreateCmd(g *Globals) *cobra.Command {
 		Short: "Create an interface from a JSON file",
 		Long: `Create an interface (CreateInterface) from FILE, an Interface in Kentik's JSON form
 (protojson: deviceId, snmpId, interfaceDescription, connectivityType, ...), or - for stdin.
-Unknown fields are refused. CreateInterface is never retried after UNAVAILABLE, so that
+Field names may also be written in snake_case (device_id), and enum values as flags take
+them ("transit", "paid-pni", any case, with or without the prefix). Unknown fields are
+refused. CreateInterface is never retried after UNAVAILABLE, so that
 a lost answer cannot create the interface twice.`,
 		Example: `  kentik interfaces create --file iface.json
-  echo '{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink"}' | kentik interfaces create -f -`,
+  echo '{"deviceId":"1001","snmpId":"12","connectivityType":"transit"}' | kentik interfaces create -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			iface, err := readInterface(cmd.Context(), g, file)
@@ -237,67 +239,6 @@ a lost answer cannot create the interface twice.`,
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the interface as JSON, or - for stdin (required)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
-}
-
-func newInterfacesUpdateCmd(g *Globals) *cobra.Command {
-	var file string
-	cmd := &cobra.Command{
-		Use:   "update ID --file FILE",
-		Short: "Update an interface from a JSON file",
-		Long: `Update interface ID (UpdateInterface) with FILE, an Interface in Kentik's JSON form, or - for
-stdin. The interface's id is set to ID; an id in the file that differs is refused.`,
-		Example: `  kentik interfaces get 1000053 -o json | jq '.interface | .provider = "ExampleNet"' | kentik interfaces update 1000053 -f -`,
-		Args:    positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := interfaceID(args[0])
-			if err != nil {
-				return err
-			}
-			iface, err := readInterface(cmd.Context(), g, file)
-			if err != nil {
-				return err
-			}
-			if iface.GetId() != "" && iface.GetId() != id {
-				return usagef("update %s: the file is interface %q; remove its id or use that id", id, iface.GetId())
-			}
-			iface.Id = id
-			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
-				resp, err := ic.UpdateInterface(ctx, &ifacev1.UpdateInterfaceRequest{Interface: iface})
-				if err != nil {
-					return err
-				}
-				return g.writeInterfaceResponse(resp)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the interface as JSON, or - for stdin (required)")
-	_ = cmd.MarkFlagRequired("file")
-	return cmd
-}
-
-func newInterfacesDeleteCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete an interface",
-		Args:  positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := interfaceID(args[0])
-			if err != nil {
-				return err
-			}
-			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
-				resp, err := ic.DeleteInterface(ctx, &ifacev1.DeleteInterfaceRequest{Id: id})
-				if err != nil {
-					return err
-				}
-				if g.JSON() {
-					return writeProtoJSON(g.Stdout, resp)
-				}
-				_, err = fmt.Fprintf(g.Stdout, "deleted interface %s\n", id)
-				return err
-			})
-		},
-	}
 }
 
 // withInterfaces dials, runs one call under --timeout, and closes.
@@ -346,6 +287,10 @@ func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Inter
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, usagef("%s is empty: want an Interface in JSON form, e.g. {\"deviceId\":\"1001\",\"snmpId\":\"12\"}", name)
+	}
+	// Enum values are read as leniently as in plans and flags ("transit", "paid-pni").
+	if data, err = lenientEnums(interfaceDesc, data); err != nil {
+		return nil, usagef("%s: %v", name, err)
 	}
 	var iface ifacev1.Interface
 	if err := protojson.Unmarshal(data, &iface); err != nil {

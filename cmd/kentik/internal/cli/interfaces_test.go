@@ -141,7 +141,7 @@ func TestInterfacesCRUD(t *testing.T) {
 	}
 
 	// update from stdin; the id comes from the argument.
-	code, out, errOut = runCLI(t, srv, `{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink","provider":"ExampleNet"}`,
+	code, out, errOut = runCLI(t, srv, `{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink","provider":"ExampleNet","connectivityType":"transit"}`,
 		"interfaces", "update", id, "--file", "-")
 	if code != 0 || !strings.Contains(out, "ExampleNet") {
 		t.Fatalf("update: exit %d: %s%s", code, out, errOut)
@@ -154,7 +154,7 @@ func TestInterfacesCRUD(t *testing.T) {
 		t.Errorf("mismatched id: exit %d: %s", code, errOut)
 	}
 
-	code, out, _ = runCLI(t, srv, "", "interfaces", "delete", id)
+	code, out, _ = runCLI(t, srv, "", "interfaces", "delete", id, "--yes")
 	if code != 0 || out != "deleted interface "+id+"\n" {
 		t.Fatalf("delete: exit %d: %q", code, out)
 	}

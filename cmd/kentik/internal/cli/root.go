@@ -48,8 +48,9 @@ type Globals struct {
 	Stderr io.Writer
 	Logger *slog.Logger
 
-	getenv  func(string) string
-	started bool // PersistentPreRunE was reached: arguments and flags were accepted
+	getenv     func(string) string
+	isTerminal func(any) bool // decides whether a stream is a terminal; nil: the real one (tests)
+	started    bool           // PersistentPreRunE was reached: arguments and flags were accepted
 }
 
 // UsageError marks an error in how the command was called (exit code 2).
@@ -74,7 +75,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	g := &Globals{Stdin: stdin, Stdout: stdout, Stderr: stderr, getenv: getenv}
+	return (&Globals{Stdin: stdin, Stdout: stdout, Stderr: stderr, getenv: getenv}).execute(ctx, args)
+}
+
+// execute runs the command with args on g's streams and returns the exit code.
+func (g *Globals) execute(ctx context.Context, args []string) int {
+	stdin, stdout, stderr := g.Stdin, g.Stdout, g.Stderr
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
