@@ -27,6 +27,9 @@ func (g *Globals) dialGRPC(ctx context.Context, extra ...client.Option) (*client
 	if g.Plaintext {
 		opts = append(opts, client.WithPlaintext())
 	}
+	if g.tlsConfig != nil {
+		opts = append(opts, client.WithTLSConfig(g.tlsConfig))
+	}
 	if g.Verbose && g.Logger != nil {
 		opts = append(opts, client.WithLogger(g.Logger))
 	}

@@ -184,7 +184,7 @@ func TestInterfacesErrors(t *testing.T) {
 	var out, errOut bytes.Buffer
 	env := map[string]string{"KENTIK_EMAIL": srv.Credentials().Email, "KENTIK_API_TOKEN": "wrong-secret", "KENTIK_GRPC_ENDPOINT": srv.GRPCAddr()}
 	code := run(context.Background(), []string{"--plaintext", "interfaces", "get", "1"}, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
-	if code != ExitFailure || !strings.Contains(errOut.String(), "Unauthenticated") || !strings.Contains(errOut.String(), "--email and --token") || strings.Contains(errOut.String(), "wrong-secret") {
+	if code != ExitFailure || !strings.Contains(errOut.String(), "Unauthenticated") || !strings.Contains(errOut.String(), "the token (from KENTIK_API_TOKEN)") || strings.Contains(errOut.String(), "wrong-secret") {
 		t.Errorf("wrong token: exit %d: %s", code, errOut.String())
 	}
 

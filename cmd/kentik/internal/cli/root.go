@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,10 @@ type Globals struct {
 	Output       string
 	Verbose      bool
 	Timeout      time.Duration
+	Profile      string // the profile used ("" for none)
+	TokenFile    string
+	CAFile       string
+	Limiter      string
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -49,8 +54,11 @@ type Globals struct {
 	Logger *slog.Logger
 
 	getenv     func(string) string
-	isTerminal func(any) bool // decides whether a stream is a terminal; nil: the real one (tests)
-	started    bool           // PersistentPreRunE was reached: arguments and flags were accepted
+	configFile string            // the config file the profile came from
+	sources    map[string]string // where each setting came from (see source)
+	tlsConfig  *tls.Config       // trusts --ca-file's CAs besides the system's; nil: the default
+	isTerminal func(any) bool    // decides whether a stream is a terminal; nil: the real one (tests)
+	started    bool              // PersistentPreRunE was reached: arguments and flags were accepted
 }
 
 // UsageError marks an error in how the command was called (exit code 2).
@@ -126,9 +134,12 @@ func (g *Globals) flagHints(err error) []string {
 	var hints []string
 	switch code := kentik.CodeOf(err); {
 	case errors.Is(err, kentik.ErrMissingCredentials):
-		hints = append(hints, "give --email and --token, or set KENTIK_EMAIL and KENTIK_API_TOKEN")
+		hints = append(hints, "run kentik auth login once, or give --email and --token-file (or set KENTIK_EMAIL and KENTIK_API_TOKEN)")
 	case kentik.IsUnauthenticated(err):
-		hints = append(hints, fmt.Sprintf("check --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN) and --region (now %s): Kentik refuses a token of the other region", g.Region))
+		hints = append(hints, fmt.Sprintf("check the email (from %s) and the token (from %s), and the region (now %s, from %s): Kentik refuses a token of the other region; kentik auth status shows them all",
+			g.source("email"), g.source("token"), g.Region, g.sourceOr("region", "the default")))
+	case unknownAuthority(err):
+		hints = append(hints, "the server's certificate is signed by an authority this machine does not trust: if a proxy intercepts TLS, give its CA certificate with --ca-file or KENTIK_CA_FILE")
 	case errors.Is(err, ratelimit.ErrLimited) && code == codes.DeadlineExceeded:
 		hints = append(hints, fmt.Sprintf("no call slot of the rate-limit policy came before --timeout (now %s): allow a longer --timeout, or make fewer calls", g.Timeout))
 	case code == codes.DeadlineExceeded:
@@ -140,6 +151,9 @@ func (g *Globals) flagHints(err error) []string {
 	}
 	if h := g.plaintextHint(err); h != "" {
 		hints = append(hints, h)
+	}
+	if errors.Is(err, kentik.ErrPlaintextNotLoopback) {
+		hints = append(hints, fmt.Sprintf("plaintext was asked for by %s, and the endpoint %s by %s", g.source("plaintext"), g.endpoint(), g.sourceOr("grpc-endpoint", "region "+g.Region)))
 	}
 	return hints
 }
@@ -185,16 +199,20 @@ func newRoot(g *Globals) *cobra.Command {
 	root.SetFlagErrorFunc(flagError)
 	f := root.PersistentFlags()
 	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")
-	f.StringVar(&g.Token, "token", "", "Kentik API token (env KENTIK_API_TOKEN, then KTAPI_AUTH_TOKEN)")
+	f.StringVar(&g.Token, "token", "", "Kentik API token; other users of the machine can read it in the process list: prefer --token-file, KENTIK_API_TOKEN or a profile (env KENTIK_API_TOKEN, then KTAPI_AUTH_TOKEN)")
+	f.StringVar(&g.TokenFile, "token-file", "", "file holding the Kentik API token on its first line, private to you (mode 0600) (env KENTIK_API_TOKEN_FILE)")
+	f.StringVar(&g.Profile, "profile", "", "profile of the config file to use (env KENTIK_PROFILE; default: the profile named default, if any); flags and environment variables override it")
+	f.StringVar(&g.CAFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's, e.g. a TLS-intercepting proxy's (env KENTIK_CA_FILE)")
 	f.StringVar(&g.Region, "region", "", "Kentik region, us or eu (env KENTIK_REGION; default us)")
 	f.StringVar(&g.GRPCEndpoint, "grpc-endpoint", "", "gRPC endpoint HOST:PORT, overriding the region's (env KENTIK_GRPC_ENDPOINT)")
 	f.StringVar(&g.APIURL, "api-url", "", "V5 REST base URL, overriding the region's (env KENTIK_API_URL)")
-	f.BoolVar(&g.Plaintext, "plaintext", false, "connect without TLS; accepted only for loopback endpoints")
+	f.BoolVar(&g.Plaintext, "plaintext", false, "connect without TLS; accepted only for loopback endpoints (e.g. kentik fake)")
 	f.StringVar(&g.RateLimit, "rate-limit", "", "rate-limit policy: off, admin, query or e.g. concurrency=1,60/1m,3750/1h (env KENTIK_RATE_LIMIT; default admin)")
 	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
 	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
-	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g), newVersionCmd(g))
+	root.MarkFlagsMutuallyExclusive("token", "token-file")
+	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g), newVersionCmd(g), newAuthCmd(g))
 	return root
 }
 
@@ -205,80 +223,6 @@ const (
 	annotationSettings = "kentik.settings"
 	settingsNone       = "none"
 )
-
-// resolve merges flags with the environment and checks what can be checked without a
-// network: the region, the output format and the rate-limit policy.
-func (g *Globals) resolve(cmd *cobra.Command) error {
-	// The flags are the program's settings; the environment fills what they leave
-	// unset, with the precedence kentik.Settings documents for both clients.
-	changed := func(flag string, val *string) string {
-		if !cmd.Flags().Changed(flag) {
-			return ""
-		}
-		// Blanks around a flag's value are dropped as they are around the
-		// environment's: " " is no token, and " eu " is eu.
-		*val = strings.TrimSpace(*val)
-		return *val
-	}
-	flags := kentik.Settings{
-		Credentials:  kentik.Credentials{Email: changed("email", &g.Email), Token: changed("token", &g.Token)},
-		Region:       changed("region", &g.Region),
-		GRPCEndpoint: changed("grpc-endpoint", &g.GRPCEndpoint),
-		V5BaseURL:    changed("api-url", &g.APIURL),
-	}
-	env, envSrc := kentik.FromEnv(g.getenv)
-	s := flags.Or(env)
-	g.Email, g.Token, g.Region, g.GRPCEndpoint, g.APIURL = s.Credentials.Email, s.Credentials.Token, s.Region, s.GRPCEndpoint, s.V5BaseURL
-	// source names where a value came from, for error messages: "--region" or
-	// "KENTIK_REGION".
-	fromEnv := map[string]string{"email": envSrc.Email, "token": envSrc.Token}
-	if !flags.HasLocation() {
-		fromEnv["region"], fromEnv["grpc-endpoint"], fromEnv["api-url"] = envSrc.Region, envSrc.GRPCEndpoint, envSrc.V5BaseURL
-	}
-	source := func(flag string) string {
-		if e := fromEnv[flag]; e != "" && !cmd.Flags().Changed(flag) {
-			return e
-		}
-		return "--" + flag
-	}
-	if !cmd.Flags().Changed("rate-limit") {
-		g.RateLimit = strings.TrimSpace(g.getenv("KENTIK_RATE_LIMIT"))
-		fromEnv["rate-limit"] = "KENTIK_RATE_LIMIT"
-	} else {
-		g.RateLimit = strings.TrimSpace(g.RateLimit)
-	}
-
-	for _, c := range []struct{ flag, val string }{{"email", g.Email}, {"token", g.Token}} {
-		if !kentik.HeaderSafe(c.val) {
-			// gRPC metadata and HTTP headers carry printable ASCII only; the token's
-			// value is not echoed.
-			return usagef("%s holds a control or non-ASCII character, which cannot be sent in a request header", source(c.flag))
-		}
-	}
-	if g.GRPCEndpoint != "" {
-		if err := checkEndpoint(g.GRPCEndpoint); err != nil {
-			return &UsageError{Err: fmt.Errorf("%s %q: %w", source("grpc-endpoint"), g.GRPCEndpoint, err)}
-		}
-	}
-	region, err := kentik.ParseRegion(g.Region)
-	if err != nil {
-		return usagef("%s %q: want us or eu", source("region"), g.Region)
-	}
-	g.Region = region.String()
-	if err := g.resolveOutput(cmd); err != nil {
-		return err
-	}
-	if g.RateLimit == "" {
-		g.RateLimit = "admin"
-	}
-	if _, err := parsePolicy(source("rate-limit"), g.RateLimit); err != nil {
-		return err
-	}
-	if g.Timeout <= 0 {
-		return usagef("--timeout %s: want a positive duration", g.Timeout)
-	}
-	return nil
-}
 
 // resolveOutput checks --output and sets up the logger: what every command needs.
 func (g *Globals) resolveOutput(*cobra.Command) error {

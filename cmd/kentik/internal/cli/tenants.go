@@ -58,9 +58,11 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 	if g.APIURL != "" {
 		opts = append(opts, mykentik.WithBaseURL(g.APIURL))
 	}
+	base := g.httpTransport()
 	if g.Verbose && g.Logger != nil {
-		opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: &logTransport{base: http.DefaultTransport, log: g.Logger}}))
+		base = &logTransport{base: base, log: g.Logger}
 	}
+	opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: base}))
 	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
 	c, err := mykentik.New(context.Background(), opts...)
 	if err != nil {
