@@ -52,9 +52,15 @@ their prefix: transit, TRANSIT and CONNECTIVITY_TYPE_TRANSIT are the same.
 
 Connectivity types: ` + strings.Join(enums.ConnectivityTypeNames(), ", ") + `
 Network boundaries: ` + strings.Join(enums.NetworkBoundaryNames(), ", ") + `
-IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
+IP types: ` + strings.Join(enums.IPFilterNames(), ", ") + `
+
+-o csv writes one record per interface under a header of Interface field names; -o plan
+writes their current classifications as a classify plan (interface_id,
+connectivity_type,network_boundary,provider), to edit and give to interfaces classify.`,
 		Example: `  kentik interfaces list --connectivity-type transit --connectivity-type ix
-  kentik interfaces list --device-id 1001 --text peering -o json`,
+  kentik interfaces list --device-id 1001 --text peering -o json
+  kentik interfaces list --provider Zayo -o csv > zayo.csv
+  kentik interfaces list --device-id 1001 -o plan > plan.csv   # edit, then: kentik interfaces classify -f plan.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter, err := o.filter()
@@ -72,7 +78,7 @@ IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
 	f.StringArrayVar(&o.providers, "provider", nil, "provider name (repeatable; commas are part of the name)")
 	f.Int32SliceVar(&o.speeds, "snmp-speed", nil, "interface speed in Mbps (repeatable, or comma-separated)")
 	f.StringSliceVar(&o.ipTypes, "ip-type", nil, "kind of interface address: public, private or unset (repeatable)")
-	return cmd
+	return withOutputs(cmd, outputCSV, outputPlan)
 }
 
 // filter turns the flags into an InterfaceFilter, or a usage error naming the
@@ -133,21 +139,13 @@ func runInterfacesList(ctx context.Context, g *Globals, filter *ifacev1.Interfac
 	if g.JSON() {
 		return writeProtoJSON(g.Stdout, resp)
 	}
-	rows := make([][]string, 0, len(resp.GetInterfaces()))
-	for _, it := range resp.GetInterfaces() {
-		rows = append(rows, []string{
-			it.GetId(), it.GetDeviceId(), it.GetSnmpId(), it.GetInterfaceDescription(), it.GetSnmpAlias(),
-			it.GetInterfaceIp(), speed(it.GetSnmpSpeed()),
-			classification(enums.ConnectivityTypeName(it.GetConnectivityType())),
-			classification(enums.NetworkBoundaryName(it.GetNetworkBoundary())), it.GetProvider(),
-		})
-	}
-	if err := writeTable(g.Stdout, []string{"ID", "DEVICE", "SNMP", "DESCRIPTION", "ALIAS", "IP", "SPEED", "CONNECTIVITY", "BOUNDARY", "PROVIDER"}, rows); err != nil {
+	if err := g.writeInterfaces(resp.GetInterfaces()); err != nil {
 		return err
 	}
-	// The count goes to stderr so that the table on stdout stays only rows.
-	fmt.Fprintf(g.Stderr, "%d interface%s", len(rows), plural(len(rows)))
-	if tc := int(resp.GetTotalCount()); tc != len(rows) {
+	// The count goes to stderr so that stdout stays only rows.
+	n := len(resp.GetInterfaces())
+	fmt.Fprintf(g.Stderr, "%d interface%s", n, plural(n))
+	if tc := int(resp.GetTotalCount()); tc != n {
 		fmt.Fprintf(g.Stderr, " of %d matching", tc)
 	}
 	if ic := resp.GetInvalidCount(); ic > 0 {

@@ -187,7 +187,7 @@ func newRoot(g *Globals) *cobra.Command {
 				return &UsageError{Err: err}
 			}
 			g.started = true
-			if cmd.Annotations[annotationSettings] == settingsNone {
+			if cmd.Annotations[annotationSettings] == settingsNone || isCompletion(cmd) {
 				return g.resolveOutput(cmd)
 			}
 			return g.resolve(cmd)
@@ -208,11 +208,12 @@ func newRoot(g *Globals) *cobra.Command {
 	f.StringVar(&g.APIURL, "api-url", "", "V5 REST base URL, overriding the region's (env KENTIK_API_URL)")
 	f.BoolVar(&g.Plaintext, "plaintext", false, "connect without TLS; accepted only for loopback endpoints (e.g. kentik fake)")
 	f.StringVar(&g.RateLimit, "rate-limit", "", "rate-limit policy: off, admin, query or e.g. concurrency=1,60/1m,3750/1h (env KENTIK_RATE_LIMIT; default admin)")
-	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json; csv for list commands, plan for interfaces list")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
 	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
 	root.MarkFlagsMutuallyExclusive("token", "token-file")
 	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g), newVersionCmd(g), newAuthCmd(g))
+	g.registerCompletions(root)
 	return root
 }
 
@@ -225,9 +226,9 @@ const (
 )
 
 // resolveOutput checks --output and sets up the logger: what every command needs.
-func (g *Globals) resolveOutput(*cobra.Command) error {
-	if g.Output != "table" && g.Output != "json" {
-		return usagef("--output %q: want table or json", g.Output)
+func (g *Globals) resolveOutput(cmd *cobra.Command) error {
+	if err := checkOutput(cmd, g.Output); err != nil {
+		return err
 	}
 	level := slog.LevelWarn
 	if g.Verbose {

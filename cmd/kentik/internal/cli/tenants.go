@@ -86,7 +86,7 @@ func withV5(cmd *cobra.Command, g *Globals, f func(ctx context.Context, c *myken
 }
 
 func newTenantsListCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return withOutputs(&cobra.Command{
 		Use:   "list",
 		Short: "List the organization's tenants",
 		Args:  cobra.NoArgs,
@@ -102,14 +102,10 @@ func newTenantsListCmd(g *Globals) *cobra.Command {
 					}
 					return writeJSON(g.Stdout, tenants)
 				}
-				rows := make([][]string, 0, len(tenants))
-				for _, t := range tenants {
-					rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, strconv.Itoa(len(t.Users)), formatTime(t.Created), t.Description})
-				}
-				return writeTable(g.Stdout, []string{"ID", "NAME", "USERS", "CREATED", "DESCRIPTION"}, rows)
+				return g.writeTenants(tenants)
 			})
 		},
-	}
+	}, outputCSV)
 }
 
 func newTenantsGetCmd(g *Globals) *cobra.Command {
