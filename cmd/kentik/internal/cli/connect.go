@@ -4,21 +4,27 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/grpc"
+
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
 )
 
 // dialGRPC builds the gRPC client from the resolved global flags: endpoint from
-// --grpc-endpoint or --region, --plaintext (loopback only), the credentials,
-// the --rate-limit policy, and debug logs of every call with -v. Nothing is
+// --grpc-endpoint or --region, --plaintext (loopback only), --ca-file, the credentials,
+// the --rate-limit policy, notices of long waits, and debug logs of every call with -v.
+// Nothing is
 // dialled until the first call. Commands apply --timeout to each call
 // themselves (see callContext).
 // Extra options (e.g. a retry observer) are applied after those.
 func (g *Globals) dialGRPC(ctx context.Context, extra ...client.Option) (*client.Client, error) {
+	n := g.notices()
 	opts := []client.Option{
 		client.WithRegion(g.Region),
 		client.WithCredentials(g.Credentials()),
-		client.WithRateLimit(g.Policy()),
+		client.WithLimiter(g.limiter(g.endpoint(), "v6-admin")), // the --rate-limit policy, timed
+		client.WithOnRetry(n.retryWait),
+		client.WithDialOptions(grpc.WithChainUnaryInterceptor(n.unaryInterceptor)), // innermost: times each attempt
 		client.WithUserAgent("kentik-cli"),
 	}
 	if g.GRPCEndpoint != "" {

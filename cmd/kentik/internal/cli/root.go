@@ -57,6 +57,7 @@ type Globals struct {
 	configFile string            // the config file the profile came from
 	sources    map[string]string // where each setting came from (see source)
 	tlsConfig  *tls.Config       // trusts --ca-file's CAs besides the system's; nil: the default
+	notifier   *notifier         // notes long waits on stderr (see notices)
 	isTerminal func(any) bool    // decides whether a stream is a terminal; nil: the real one (tests)
 	started    bool              // PersistentPreRunE was reached: arguments and flags were accepted
 }

@@ -44,7 +44,8 @@ fake: kentik --api-url http://127.0.0.1:8080 tenants list`,
 }
 
 // dialV5 builds the V5 adapter from the resolved global flags. Its limiter is shared by
-// every V5 admin call of the account in this process, under the --rate-limit policy.
+// every V5 admin call of the account in this process, under the --rate-limit policy;
+// long waits are noted on stderr (see notifier).
 func (g *Globals) dialV5() (*mykentik.Client, error) {
 	creds := g.Credentials()
 	if err := creds.Validate(); err != nil {
@@ -58,12 +59,19 @@ func (g *Globals) dialV5() (*mykentik.Client, error) {
 	if g.APIURL != "" {
 		opts = append(opts, mykentik.WithBaseURL(g.APIURL))
 	}
-	base := g.httpTransport()
+	n := g.notices()
+	var base http.RoundTripper = &noticeTransport{base: g.httpTransport(), n: n}
 	if g.Verbose && g.Logger != nil {
 		base = &logTransport{base: base, log: g.Logger}
 	}
-	opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: base}))
-	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
+	// The adapter keys its shared limiter by region, or by base URL when one is given;
+	// so does the command, whose one V5 client per run shares it with no other.
+	place := g.Region
+	if g.APIURL != "" {
+		place = g.APIURL
+	}
+	opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: base}),
+		mykentik.WithLimiter(g.limiter(place, "v5-admin")), mykentik.WithOnRetry(n.retryWait))
 	c, err := mykentik.New(context.Background(), opts...)
 	if err != nil {
 		if errors.Is(err, kentik.ErrMissingCredentials) {
