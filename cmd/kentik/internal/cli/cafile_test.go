@@ -88,7 +88,7 @@ func TestCAFile(t *testing.T) {
 	list := []string{"--timeout", "5s", "tenants", "list"}
 	for _, args := range [][]string{get, list} {
 		code, _, stderr := runKentik(t, env, nil, args...)
-		if code != ExitFailure || !strings.Contains(stderr, "certificate signed by unknown authority") || !strings.Contains(stderr, "--ca-file or KENTIK_CA_FILE") {
+		if code != ExitFailure || !strings.Contains(stderr, "certificate signed by unknown authority") || !strings.Contains(stderr, "--ca-file or KENTIK_CA_FILE") || strings.Contains(stderr, "--plaintext") {
 			t.Errorf("%q without the CA: exit %d\n%s", args, code, stderr)
 		}
 	}

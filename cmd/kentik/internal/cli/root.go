@@ -163,7 +163,7 @@ func (g *Globals) flagHints(err error) []string {
 // endpoint without --plaintext: a local fake, which speaks plaintext gRPC only.
 func (g *Globals) plaintextHint(err error) string {
 	var ce *client.Error
-	if g.Plaintext || g.GRPCEndpoint == "" || !errors.As(err, &ce) || ce.Code != codes.Unavailable {
+	if g.Plaintext || g.GRPCEndpoint == "" || !errors.As(err, &ce) || ce.Code != codes.Unavailable || unknownAuthority(err) {
 		return ""
 	}
 	if !kentik.IsLoopback(g.GRPCEndpoint) {
