@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -36,6 +37,9 @@ func TestAuthLogin(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	for _, p := range []string{cfg, filepath.Dir(cfg)} {
+		if runtime.GOOS == "windows" {
+			break
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -89,6 +93,9 @@ func TestAuthLoginRefusals(t *testing.T) {
 	}
 	if code, _, stderr := runKentik(t, env, strings.NewReader("t\n"), "auth", "login", "--email", "a@example.com", "--plaintext", "--no-check"); code != ExitUsage || !strings.Contains(stderr, "loopback") {
 		t.Errorf("plaintext to Kentik: exit %d\n%s", code, stderr)
+	}
+	if runtime.GOOS == "windows" {
+		return // ACLs, not mode bits, decide there
 	}
 	if err := os.WriteFile(cfg, []byte(`{"profiles":{}}`), 0o644); err != nil {
 		t.Fatal(err)
