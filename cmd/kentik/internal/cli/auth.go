@@ -151,7 +151,7 @@ func runAuthLogin(cmd *cobra.Command, g *Globals, o loginFlags) error {
 	}
 	if !o.noCheck {
 		if err := g.checkCredentials(ctx); err != nil {
-			return fmt.Errorf("profile %s not saved: %w", name, err)
+			return fmt.Errorf("%w (profile %s not saved; --no-check saves it unchecked)", err, name)
 		}
 		fmt.Fprintf(g.Stderr, "Kentik accepted the credentials of %s at %s\n", p.Email, g.endpoint())
 	}

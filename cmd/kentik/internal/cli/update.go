@@ -104,7 +104,7 @@ func runInterfacesUpdate(ctx context.Context, g *Globals, id string, o updateFla
 	got, err := ic.GetInterface(cctx, &ifacev1.GetInterfaceRequest{Id: id})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("reading interface %s before the update: %w", id, err)
+		return fmt.Errorf("%w (reading interface %s before the update; nothing was changed)", err, id)
 	}
 	current := got.GetInterface()
 	if fromFile != nil {
@@ -209,7 +209,7 @@ func runInterfacesDelete(ctx context.Context, g *Globals, id string, yes bool) e
 		got, err := ic.GetInterface(cctx, &ifacev1.GetInterfaceRequest{Id: id})
 		cancel()
 		if err != nil {
-			return fmt.Errorf("reading interface %s before deleting it: %w", id, err)
+			return fmt.Errorf("%w (reading interface %s before deleting it; nothing was deleted)", err, id)
 		}
 		fmt.Fprintf(g.Stderr, "interface %s (%s)\n", id, describeInterface(got.GetInterface()))
 		ok, err := g.confirm(ctx, fmt.Sprintf("Delete interface %s?", id))
