@@ -62,6 +62,7 @@ func testCA(t *testing.T) ([]byte, *tls.Config) {
 // calls fail with a hint naming --ca-file; with the CA given by --ca-file,
 // KENTIK_CA_FILE or a profile, gRPC and V5 calls go through.
 func TestCAFile(t *testing.T) {
+	t.Parallel() // it mostly waits
 	caPEM, serverTLS := testCA(t)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -21,6 +21,7 @@ func fakeWithPolicy(t *testing.T, policy string) *kentiktest.Server {
 // TestNoticeSoftDelay: an answer Kentik delayed beyond its soft limit is said on stderr,
 // with the limit when the policy knows it; calls answered at once say nothing.
 func TestNoticeSoftDelay(t *testing.T) {
+	t.Parallel() // it mostly waits
 	srv := fakeWithPolicy(t, "soft=1/1m:1100ms")
 	id := srv.InterfaceIDs()[0]
 	code, _, stderr := runCLI(t, srv, "", "--rate-limit", "soft=1/1m:1100ms", "interfaces", "get", id)
@@ -41,6 +42,7 @@ func TestNoticeSoftDelay(t *testing.T) {
 // TestNoticeLimiterWait: a call that waited for the client's own policy says so, once
 // per run however many calls wait.
 func TestNoticeLimiterWait(t *testing.T) {
+	t.Parallel() // it mostly waits
 	srv := fakeWithPolicy(t, "off")
 	id := srv.InterfaceIDs()[0]
 	code, _, stderr := runCLI(t, srv, "", "--rate-limit", "concurrency=1,1/1500ms", "interfaces", "update", id, "--set", "provider=X")
@@ -57,6 +59,7 @@ func TestNoticeLimiterWait(t *testing.T) {
 // TestNoticeRefused: a call Kentik refused for the rate limit, and that waits to be
 // tried again, says so.
 func TestNoticeRefused(t *testing.T) {
+	t.Parallel() // it mostly waits
 	srv := fakeWithPolicy(t, "1/1500ms")
 	id := srv.InterfaceIDs()[0]
 	code, _, stderr := runCLI(t, srv, "", "interfaces", "update", id, "--set", "provider=X")
