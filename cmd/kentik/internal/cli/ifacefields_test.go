@@ -94,3 +94,24 @@ func FuzzLenientEnums(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSetField: no assignment makes --set panic, and one it accepts sets a single
+// value that is not Kentik's to set, to what a second reading of the same text sets.
+func FuzzSetField(f *testing.F) {
+	for _, s := range []string{"provider=Zayo", "connectivity_type=paid-pni", "snmpSpeed=100", "id=1", "vrf=x", "=", "x", "snmp_speed=-2147483649", "network_boundary= EXTERNAL "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var a, b ifacev1.Interface
+		fd, err := setField(&a, s)
+		if err != nil {
+			return
+		}
+		if !settable(fd) {
+			t.Fatalf("%q set %s, which --set must refuse", s, fd.Name())
+		}
+		if _, err := setField(&b, s); err != nil || !proto.Equal(&a, &b) {
+			t.Fatalf("%q: a second reading differs: %v", s, err)
+		}
+	})
+}
