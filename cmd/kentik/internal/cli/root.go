@@ -30,8 +30,9 @@ const (
 	ExitUsage   = 2
 )
 
-// Globals holds the global flags after flags and the environment were merged, plus the
-// streams the command writes to. Commands read it in RunE (never at construction time).
+// Globals holds the global settings after the flags, the environment and the profile
+// were merged (see resolve), plus the streams the command writes to. Commands read it
+// in RunE (never at construction time).
 type Globals struct {
 	Email        string
 	Token        string
