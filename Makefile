@@ -47,7 +47,9 @@ fuzz:
 
 ## demo: the bulk classify job against the built-in fake, at compressed time
 demo:
-	$(GO) run ./cmd/kentik demo
+	@echo "make demo: building the kentik command into bin/ (the first build takes about a minute or two on 2 cores; then seconds)..."
+	$(GO) build -o bin/kentik ./cmd/kentik
+	bin/kentik demo
 
 ## check-generated: fail when `make generate` changes or adds anything under gen/
 check-generated: generate

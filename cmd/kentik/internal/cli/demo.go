@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -274,7 +275,7 @@ func writeDemoPlan(path string, ids []string) error {
 }
 
 func writeDemoRows(w io.Writer, ids []string) error {
-	if _, err := fmt.Fprintln(w, "interface_id,connectivity_type,network_boundary,provider"); err != nil {
+	if _, err := fmt.Fprintln(w, strings.Join(planHeader, ",")); err != nil {
 		return err
 	}
 	for i, id := range ids {

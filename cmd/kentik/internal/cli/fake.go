@@ -120,9 +120,9 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 	grpcPolicy := g.Policy()
 	v5Policy := grpcPolicy
 	if o.v5RateLimit != "" {
-		p, err := ratelimit.Parse(o.v5RateLimit)
+		p, err := parsePolicy("--v5-rate-limit", o.v5RateLimit)
 		if err != nil {
-			return &UsageError{Err: fmt.Errorf("--v5-rate-limit: %w", err)}
+			return err
 		}
 		v5Policy = p
 	}

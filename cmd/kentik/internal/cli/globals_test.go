@@ -80,8 +80,8 @@ func TestUsageMessages(t *testing.T) {
 		args []string
 		want string
 	}{
-		{map[string]string{"KENTIK_RATE_LIMIT": "fast"}, []string{"tenants", "list"}, "kentik: KENTIK_RATE_LIMIT: "},
-		{nil, []string{"--rate-limit", "fast", "tenants", "list"}, "kentik: --rate-limit: "},
+		{map[string]string{"KENTIK_RATE_LIMIT": "fast"}, []string{"tenants", "list"}, `kentik: KENTIK_RATE_LIMIT "fast": want off,`},
+		{nil, []string{"--rate-limit", "fast", "tenants", "list"}, `kentik: --rate-limit "fast": want off,`},
 		{map[string]string{"KENTIK_REGION": "mars"}, []string{"tenants", "list"}, `KENTIK_REGION "mars": want us or eu`},
 		{nil, []string{"interfaces", "get"}, "Run 'kentik interfaces get --help' for usage."},
 		{nil, []string{"interfaces", "list", "--bogus"}, "Run 'kentik interfaces list --help' for usage."},

@@ -52,9 +52,15 @@ their prefix: transit, TRANSIT and CONNECTIVITY_TYPE_TRANSIT are the same.
 
 Connectivity types: ` + strings.Join(enums.ConnectivityTypeNames(), ", ") + `
 Network boundaries: ` + strings.Join(enums.NetworkBoundaryNames(), ", ") + `
-IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
+IP types: ` + strings.Join(enums.IPFilterNames(), ", ") + `
+
+-o csv writes one record per interface under a header of Interface field names; -o plan
+writes their current classifications as a classify plan (interface_id,
+connectivity_type,network_boundary,provider), to edit and give to interfaces classify.`,
 		Example: `  kentik interfaces list --connectivity-type transit --connectivity-type ix
-  kentik interfaces list --device-id 1001 --text peering -o json`,
+  kentik interfaces list --device-id 1001 --text peering -o json
+  kentik interfaces list --provider Zayo -o csv > zayo.csv
+  kentik interfaces list --device-id 1001 -o plan > plan.csv   # edit, then: kentik interfaces classify -f plan.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter, err := o.filter()
@@ -72,17 +78,22 @@ IP types: ` + strings.Join(enums.IPFilterNames(), ", "),
 	f.StringArrayVar(&o.providers, "provider", nil, "provider name (repeatable; commas are part of the name)")
 	f.Int32SliceVar(&o.speeds, "snmp-speed", nil, "interface speed in Mbps (repeatable, or comma-separated)")
 	f.StringSliceVar(&o.ipTypes, "ip-type", nil, "kind of interface address: public, private or unset (repeatable)")
-	return cmd
+	return withOutputs(cmd, outputCSV, outputPlan)
 }
 
 // filter turns the flags into an InterfaceFilter, or a usage error naming the
 // flag with a bad value.
 func (o listFlags) filter() (*ifacev1.InterfaceFilter, error) {
 	f := &ifacev1.InterfaceFilter{Text: o.text, Providers: o.providers, SnmpSpeeds: o.speeds}
-	for _, id := range o.deviceIDs {
-		if id = strings.TrimSpace(id); id != "" {
-			f.DeviceIds = append(f.DeviceIds, id)
+	for _, arg := range o.deviceIDs {
+		if strings.TrimSpace(arg) == "" {
+			continue
 		}
+		id, err := checkID("--device-id", arg, "1001")
+		if err != nil {
+			return nil, err
+		}
+		f.DeviceIds = append(f.DeviceIds, id)
 	}
 	for _, s := range o.connectivityTypes {
 		v, err := enums.ParseConnectivityType(s)
@@ -128,21 +139,13 @@ func runInterfacesList(ctx context.Context, g *Globals, filter *ifacev1.Interfac
 	if g.JSON() {
 		return writeProtoJSON(g.Stdout, resp)
 	}
-	rows := make([][]string, 0, len(resp.GetInterfaces()))
-	for _, it := range resp.GetInterfaces() {
-		rows = append(rows, []string{
-			it.GetId(), it.GetDeviceId(), it.GetSnmpId(), it.GetInterfaceDescription(), it.GetSnmpAlias(),
-			it.GetInterfaceIp(), speed(it.GetSnmpSpeed()),
-			classification(enums.ConnectivityTypeName(it.GetConnectivityType())),
-			classification(enums.NetworkBoundaryName(it.GetNetworkBoundary())), it.GetProvider(),
-		})
-	}
-	if err := writeTable(g.Stdout, []string{"ID", "DEVICE", "SNMP", "DESCRIPTION", "ALIAS", "IP", "SPEED", "CONNECTIVITY", "BOUNDARY", "PROVIDER"}, rows); err != nil {
+	if err := g.writeInterfaces(resp.GetInterfaces()); err != nil {
 		return err
 	}
-	// The count goes to stderr so that the table on stdout stays only rows.
-	fmt.Fprintf(g.Stderr, "%d interface%s", len(rows), plural(len(rows)))
-	if tc := int(resp.GetTotalCount()); tc != len(rows) {
+	// The count goes to stderr so that stdout stays only rows.
+	n := len(resp.GetInterfaces())
+	fmt.Fprintf(g.Stderr, "%d interface%s", n, plural(n))
+	if tc := int(resp.GetTotalCount()); tc != n {
 		fmt.Fprintf(g.Stderr, " of %d matching", tc)
 	}
 	if ic := resp.GetInvalidCount(); ic > 0 {
@@ -186,7 +189,7 @@ func newInterfacesGetCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ID",
 		Short: "Show one interface",
-		Args:  cobra.ExactArgs(1),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := interfaceID(args[0])
 			if err != nil {
@@ -210,10 +213,12 @@ func newInterfacesCreateCmd(g *Globals) *cobra.Command {
 		Short: "Create an interface from a JSON file",
 		Long: `Create an interface (CreateInterface) from FILE, an Interface in Kentik's JSON form
 (protojson: deviceId, snmpId, interfaceDescription, connectivityType, ...), or - for stdin.
-Unknown fields are refused. CreateInterface is never retried after UNAVAILABLE, so that
+Field names may also be written in snake_case (device_id), and enum values as flags take
+them ("transit", "paid-pni", any case, with or without the prefix). Unknown fields are
+refused. CreateInterface is never retried after UNAVAILABLE, so that
 a lost answer cannot create the interface twice.`,
 		Example: `  kentik interfaces create --file iface.json
-  echo '{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink"}' | kentik interfaces create -f -`,
+  echo '{"deviceId":"1001","snmpId":"12","connectivityType":"transit"}' | kentik interfaces create -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			iface, err := readInterface(cmd.Context(), g, file)
@@ -234,67 +239,6 @@ a lost answer cannot create the interface twice.`,
 	return cmd
 }
 
-func newInterfacesUpdateCmd(g *Globals) *cobra.Command {
-	var file string
-	cmd := &cobra.Command{
-		Use:   "update ID --file FILE",
-		Short: "Update an interface from a JSON file",
-		Long: `Update interface ID (UpdateInterface) with FILE, an Interface in Kentik's JSON form, or - for
-stdin. The interface's id is set to ID; an id in the file that differs is refused.`,
-		Example: `  kentik interfaces get 1000053 -o json | jq '.interface | .provider = "ExampleNet"' | kentik interfaces update 1000053 -f -`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := interfaceID(args[0])
-			if err != nil {
-				return err
-			}
-			iface, err := readInterface(cmd.Context(), g, file)
-			if err != nil {
-				return err
-			}
-			if iface.GetId() != "" && iface.GetId() != id {
-				return usagef("update %s: the file is interface %q; remove its id or use that id", id, iface.GetId())
-			}
-			iface.Id = id
-			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
-				resp, err := ic.UpdateInterface(ctx, &ifacev1.UpdateInterfaceRequest{Interface: iface})
-				if err != nil {
-					return err
-				}
-				return g.writeInterfaceResponse(resp)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the interface as JSON, or - for stdin (required)")
-	_ = cmd.MarkFlagRequired("file")
-	return cmd
-}
-
-func newInterfacesDeleteCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete an interface",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := interfaceID(args[0])
-			if err != nil {
-				return err
-			}
-			return withInterfaces(cmd.Context(), g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
-				resp, err := ic.DeleteInterface(ctx, &ifacev1.DeleteInterfaceRequest{Id: id})
-				if err != nil {
-					return err
-				}
-				if g.JSON() {
-					return writeProtoJSON(g.Stdout, resp)
-				}
-				_, err = fmt.Fprintf(g.Stdout, "deleted interface %s\n", id)
-				return err
-			})
-		},
-	}
-}
-
 // withInterfaces dials, runs one call under --timeout, and closes.
 func withInterfaces(ctx context.Context, g *Globals, call func(context.Context, ifacev1.InterfaceServiceClient) error) error {
 	c, err := g.dialGRPC(ctx)
@@ -305,17 +249,6 @@ func withInterfaces(ctx context.Context, g *Globals, call func(context.Context, 
 	cctx, cancel := g.callContext(ctx)
 	defer cancel()
 	return call(cctx, c.Interfaces())
-}
-
-// interfaceID checks a Kentik interface id: a positive decimal number without leading
-// zeros that fits in 64 bits, as the classify plans take them. Anything else would only
-// spend a call of the rate limit on INVALID_ARGUMENT.
-func interfaceID(arg string) (string, error) {
-	id := strings.TrimSpace(arg)
-	if _, err := strconv.ParseUint(id, 10, 64); err != nil || id[0] < '1' || id[0] > '9' {
-		return "", usagef("interface id %q: want a positive decimal number, e.g. 1000053", arg)
-	}
-	return id, nil
 }
 
 // maxInterfaceFile bounds what is read for one interface.
@@ -352,6 +285,10 @@ func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Inter
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, usagef("%s is empty: want an Interface in JSON form, e.g. {\"deviceId\":\"1001\",\"snmpId\":\"12\"}", name)
+	}
+	// Enum values are read as leniently as in plans and flags ("transit", "paid-pni").
+	if data, err = lenientEnums(interfaceDesc, data); err != nil {
+		return nil, usagef("%s: %v", name, err)
 	}
 	var iface ifacev1.Interface
 	if err := protojson.Unmarshal(data, &iface); err != nil {

@@ -141,7 +141,7 @@ func TestInterfacesCRUD(t *testing.T) {
 	}
 
 	// update from stdin; the id comes from the argument.
-	code, out, errOut = runCLI(t, srv, `{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink","provider":"ExampleNet"}`,
+	code, out, errOut = runCLI(t, srv, `{"deviceId":"1001","snmpId":"12","interfaceDescription":"uplink","provider":"ExampleNet","connectivityType":"transit"}`,
 		"interfaces", "update", id, "--file", "-")
 	if code != 0 || !strings.Contains(out, "ExampleNet") {
 		t.Fatalf("update: exit %d: %s%s", code, out, errOut)
@@ -154,7 +154,7 @@ func TestInterfacesCRUD(t *testing.T) {
 		t.Errorf("mismatched id: exit %d: %s", code, errOut)
 	}
 
-	code, out, _ = runCLI(t, srv, "", "interfaces", "delete", id)
+	code, out, _ = runCLI(t, srv, "", "interfaces", "delete", id, "--yes")
 	if code != 0 || out != "deleted interface "+id+"\n" {
 		t.Fatalf("delete: exit %d: %q", code, out)
 	}
@@ -184,7 +184,7 @@ func TestInterfacesErrors(t *testing.T) {
 	var out, errOut bytes.Buffer
 	env := map[string]string{"KENTIK_EMAIL": srv.Credentials().Email, "KENTIK_API_TOKEN": "wrong-secret", "KENTIK_GRPC_ENDPOINT": srv.GRPCAddr()}
 	code := run(context.Background(), []string{"--plaintext", "interfaces", "get", "1"}, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
-	if code != ExitFailure || !strings.Contains(errOut.String(), "Unauthenticated") || !strings.Contains(errOut.String(), "--email and --token") || strings.Contains(errOut.String(), "wrong-secret") {
+	if code != ExitFailure || !strings.Contains(errOut.String(), "Unauthenticated") || !strings.Contains(errOut.String(), "the token (from KENTIK_API_TOKEN)") || strings.Contains(errOut.String(), "wrong-secret") {
 		t.Errorf("wrong token: exit %d: %s", code, errOut.String())
 	}
 

@@ -17,9 +17,9 @@ func (g *Globals) limiterFactory() (ratelimit.Factory, error) {
 		return nil, nil
 	}
 	if g.redisFactory == nil {
-		rdb, err := redislimit.Client(g.Limiter, nil)
+		rdb, err := redislimit.Client(g.Limiter, g.tlsConfig)
 		if err != nil {
-			return nil, &UsageError{Err: fmt.Errorf("%s: %w", g.limiterSource, err)}
+			return nil, &UsageError{Err: fmt.Errorf("%s: %w", g.source("limiter"), err)}
 		}
 		g.onExit(func() { _ = rdb.Close() })
 		opts := []redislimit.Option{redislimit.WithLogger(g.logger())}

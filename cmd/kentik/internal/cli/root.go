@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,8 +32,9 @@ const (
 	ExitUsage   = 2
 )
 
-// Globals holds the global flags after flags and the environment were merged, plus the
-// streams the command writes to. Commands read it in RunE (never at construction time).
+// Globals holds the global settings after the flags, the environment and the profile
+// were merged (see resolve), plus the streams the command writes to. Commands read it
+// in RunE (never at construction time).
 type Globals struct {
 	Email        string
 	Token        string
@@ -41,10 +43,13 @@ type Globals struct {
 	APIURL       string
 	Plaintext    bool
 	RateLimit    string
-	Limiter      string // a Redis URL: share the account's limits through it
 	Output       string
 	Verbose      bool
 	Timeout      time.Duration
+	Profile      string // the profile used ("" for none)
+	TokenFile    string
+	CAFile       string
+	Limiter      string
 
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -53,11 +58,15 @@ type Globals struct {
 
 	LimiterFallback bool
 
-	getenv        func(string) string
-	started       bool // PersistentPreRunE was reached: arguments and flags were accepted
-	limiterSource string
-	redisFactory  ratelimit.Factory
-	exits         []func()
+	getenv       func(string) string
+	redisFactory ratelimit.Factory // the limiters of --limiter, made once per command
+	exits        []func()          // run when the command has ended
+	configFile   string            // the config file the profile came from
+	sources      map[string]string // where each setting came from (see source)
+	tlsConfig    *tls.Config       // trusts --ca-file's CAs besides the system's; nil: the default
+	notifier     *notifier         // notes long waits on stderr (see notices)
+	isTerminal   func(any) bool    // decides whether a stream is a terminal; nil: the real one (tests)
+	started      bool              // PersistentPreRunE was reached: arguments and flags were accepted
 }
 
 // UsageError marks an error in how the command was called (exit code 2).
@@ -82,7 +91,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	g := &Globals{Stdin: stdin, Stdout: stdout, Stderr: stderr, getenv: getenv}
+	return (&Globals{Stdin: stdin, Stdout: stdout, Stderr: stderr, getenv: getenv}).execute(ctx, args)
+}
+
+// execute runs the command with args on g's streams and returns the exit code.
+func (g *Globals) execute(ctx context.Context, args []string) int {
+	stdin, stdout, stderr := g.Stdin, g.Stdout, g.Stderr
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -94,6 +108,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err == nil {
 		return ExitOK
+	}
+	if !g.started && strings.HasPrefix(err.Error(), "unknown command ") {
+		if ferr := unknownFlagError(root, args); ferr != nil {
+			err = ferr
+		}
 	}
 	// Library errors already name Kentik ("kentik: ...", "kentik rate limit ..."); say it once.
 	if msg := err.Error(); strings.HasPrefix(msg, "kentik") {
@@ -127,9 +146,12 @@ func (g *Globals) flagHints(err error) []string {
 	var batchSize *classify.BatchSizeMismatchError
 	switch code := kentik.CodeOf(err); {
 	case errors.Is(err, kentik.ErrMissingCredentials):
-		hints = append(hints, "give --email and --token, or set KENTIK_EMAIL and KENTIK_API_TOKEN")
+		hints = append(hints, "run kentik auth login once, or give --email and --token-file (or set KENTIK_EMAIL and KENTIK_API_TOKEN)")
 	case kentik.IsUnauthenticated(err):
-		hints = append(hints, fmt.Sprintf("check --email and --token (or KENTIK_EMAIL and KENTIK_API_TOKEN) and --region (now %s): Kentik refuses a token of the other region", g.Region))
+		hints = append(hints, fmt.Sprintf("check the email (from %s) and the token (from %s), and the region (now %s, from %s): Kentik refuses a token of the other region; kentik auth status shows them all",
+			g.source("email"), g.source("token"), g.Region, g.sourceOr("region", "the default")))
+	case unknownAuthority(err):
+		hints = append(hints, "the server's certificate is signed by an authority this machine does not trust: if a proxy intercepts TLS, give its CA certificate with --ca-file or KENTIK_CA_FILE")
 	case errors.Is(err, ratelimit.ErrLimited) && code == codes.DeadlineExceeded:
 		hints = append(hints, fmt.Sprintf("no call slot of the rate-limit policy came before --timeout (now %s): allow a longer --timeout, or make fewer calls", g.Timeout))
 	case code == codes.DeadlineExceeded:
@@ -145,12 +167,15 @@ func (g *Globals) flagHints(err error) []string {
 	case errors.Is(err, classify.ErrJournalMismatch):
 		hints = append(hints, "run the plan the --journal was written for, or give a new --journal")
 	case errors.Is(err, redislimit.ErrUnavailable):
-		hints = append(hints, fmt.Sprintf("the Redis of %s (%s) could not be reached: check that it runs and is reachable, or add --limiter-fallback to go on with this process's own limiter", g.limiterSource, redislimit.RedactURL(g.Limiter)))
+		hints = append(hints, fmt.Sprintf("the Redis of the shared limiter (%s, from %s) could not be reached: check that it runs and is reachable, or add --limiter-fallback to go on with this process's own limiter", redislimit.RedactURL(g.Limiter), g.source("limiter")))
 	case code == codes.Unavailable && g.plaintextHint(err) == "":
 		hints = append(hints, "check the network, --region and --grpc-endpoint (or --api-url for V5 commands)")
 	}
 	if h := g.plaintextHint(err); h != "" {
 		hints = append(hints, h)
+	}
+	if errors.Is(err, kentik.ErrPlaintextNotLoopback) {
+		hints = append(hints, fmt.Sprintf("plaintext was asked for by %s, and the endpoint %s by %s", g.source("plaintext"), g.endpoint(), g.sourceOr("grpc-endpoint", "region "+g.Region)))
 	}
 	return hints
 }
@@ -159,7 +184,7 @@ func (g *Globals) flagHints(err error) []string {
 // endpoint without --plaintext: a local fake, which speaks plaintext gRPC only.
 func (g *Globals) plaintextHint(err error) string {
 	var ce *client.Error
-	if g.Plaintext || g.GRPCEndpoint == "" || !errors.As(err, &ce) || ce.Code != codes.Unavailable {
+	if g.Plaintext || g.GRPCEndpoint == "" || !errors.As(err, &ce) || ce.Code != codes.Unavailable || unknownAuthority(err) {
 		return ""
 	}
 	if !kentik.IsLoopback(g.GRPCEndpoint) {
@@ -184,103 +209,50 @@ func newRoot(g *Globals) *cobra.Command {
 				return &UsageError{Err: err}
 			}
 			g.started = true
+			if cmd.Annotations[annotationSettings] == settingsNone || isCompletion(cmd) {
+				return g.resolveOutput(cmd)
+			}
 			return g.resolve(cmd)
 		},
 	}
+	// --version prints what `kentik version` prints.
+	root.Version = currentVersion().Version
+	root.SetVersionTemplate(currentVersion().String())
+	root.SetFlagErrorFunc(flagError)
 	f := root.PersistentFlags()
 	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")
-	f.StringVar(&g.Token, "token", "", "Kentik API token (env KENTIK_API_TOKEN, then KTAPI_AUTH_TOKEN)")
+	f.StringVar(&g.Token, "token", "", "Kentik API token; other users of the machine can read it in the process list: prefer --token-file, KENTIK_API_TOKEN or a profile (env KENTIK_API_TOKEN, then KTAPI_AUTH_TOKEN)")
+	f.StringVar(&g.TokenFile, "token-file", "", "file holding the Kentik API token on its first line, private to you (mode 0600) (env KENTIK_API_TOKEN_FILE)")
+	f.StringVar(&g.Profile, "profile", "", "profile of the config file to use (env KENTIK_PROFILE; default: the profile named default, if any); flags and environment variables override it")
+	f.StringVar(&g.CAFile, "ca-file", "", "PEM file of CA certificates to trust besides the system's, e.g. a TLS-intercepting proxy's (env KENTIK_CA_FILE)")
 	f.StringVar(&g.Region, "region", "", "Kentik region, us or eu (env KENTIK_REGION; default us)")
 	f.StringVar(&g.GRPCEndpoint, "grpc-endpoint", "", "gRPC endpoint HOST:PORT, overriding the region's (env KENTIK_GRPC_ENDPOINT)")
 	f.StringVar(&g.APIURL, "api-url", "", "V5 REST base URL, overriding the region's (env KENTIK_API_URL)")
-	f.BoolVar(&g.Plaintext, "plaintext", false, "connect without TLS; accepted only for loopback endpoints")
+	f.BoolVar(&g.Plaintext, "plaintext", false, "connect without TLS; accepted only for loopback endpoints (e.g. kentik fake)")
 	f.StringVar(&g.RateLimit, "rate-limit", "", "rate-limit policy: off, admin, query or e.g. concurrency=1,60/1m,3750/1h (env KENTIK_RATE_LIMIT; default admin)")
-	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&g.Output, "output", "o", "table", "output format: table or json; csv for list commands, plan for interfaces list")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "debug logs on stderr (the token is never logged)")
 	f.DurationVar(&g.Timeout, "timeout", 30*time.Second, "timeout of each call")
 	f.StringVar(&g.Limiter, "limiter", "", "share the account's rate limits with its other processes through Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss:// (env KENTIK_LIMITER)")
 	f.BoolVar(&g.LimiterFallback, "limiter-fallback", false, "when the --limiter Redis cannot be reached, go on with this process's own limiter (logged) instead of failing")
-	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g))
+	root.MarkFlagsMutuallyExclusive("token", "token-file")
+	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g), newVersionCmd(g), newAuthCmd(g))
+	g.registerCompletions(root)
 	return root
 }
 
-// resolve merges flags with the environment and checks what can be checked without a
-// network: the region, the output format and the rate-limit policy.
-func (g *Globals) resolve(cmd *cobra.Command) error {
-	// The flags are the program's settings; the environment fills what they leave
-	// unset, with the precedence kentik.Settings documents for both clients.
-	changed := func(flag string, val *string) string {
-		if !cmd.Flags().Changed(flag) {
-			return ""
-		}
-		// Blanks around a flag's value are dropped as they are around the
-		// environment's: " " is no token, and " eu " is eu.
-		*val = strings.TrimSpace(*val)
-		return *val
-	}
-	flags := kentik.Settings{
-		Credentials:  kentik.Credentials{Email: changed("email", &g.Email), Token: changed("token", &g.Token)},
-		Region:       changed("region", &g.Region),
-		GRPCEndpoint: changed("grpc-endpoint", &g.GRPCEndpoint),
-		V5BaseURL:    changed("api-url", &g.APIURL),
-	}
-	env, envSrc := kentik.FromEnv(g.getenv)
-	s := flags.Or(env)
-	g.Email, g.Token, g.Region, g.GRPCEndpoint, g.APIURL = s.Credentials.Email, s.Credentials.Token, s.Region, s.GRPCEndpoint, s.V5BaseURL
-	// source names where a value came from, for error messages: "--region" or
-	// "KENTIK_REGION".
-	fromEnv := map[string]string{"email": envSrc.Email, "token": envSrc.Token}
-	if !flags.HasLocation() {
-		fromEnv["region"], fromEnv["grpc-endpoint"], fromEnv["api-url"] = envSrc.Region, envSrc.GRPCEndpoint, envSrc.V5BaseURL
-	}
-	source := func(flag string) string {
-		if e := fromEnv[flag]; e != "" && !cmd.Flags().Changed(flag) {
-			return e
-		}
-		return "--" + flag
-	}
-	g.limiterSource = "--limiter"
-	if !cmd.Flags().Changed("limiter") {
-		g.Limiter = strings.TrimSpace(g.getenv("KENTIK_LIMITER"))
-		g.limiterSource = "KENTIK_LIMITER"
-	} else {
-		g.Limiter = strings.TrimSpace(g.Limiter)
-	}
-	if !cmd.Flags().Changed("rate-limit") {
-		g.RateLimit = strings.TrimSpace(g.getenv("KENTIK_RATE_LIMIT"))
-		fromEnv["rate-limit"] = "KENTIK_RATE_LIMIT"
-	} else {
-		g.RateLimit = strings.TrimSpace(g.RateLimit)
-	}
+// annotationSettings, in a command's Annotations, set to settingsNone, makes
+// PersistentPreRunE skip the credentials, endpoints and policy: the command needs none
+// of them, and must work whatever the environment holds.
+const (
+	annotationSettings = "kentik.settings"
+	settingsNone       = "none"
+)
 
-	for _, c := range []struct{ flag, val string }{{"email", g.Email}, {"token", g.Token}} {
-		if !kentik.HeaderSafe(c.val) {
-			// gRPC metadata and HTTP headers carry printable ASCII only; the token's
-			// value is not echoed.
-			return usagef("%s holds a control or non-ASCII character, which cannot be sent in a request header", source(c.flag))
-		}
-	}
-	if g.GRPCEndpoint != "" {
-		if err := checkEndpoint(g.GRPCEndpoint); err != nil {
-			return &UsageError{Err: fmt.Errorf("%s %q: %w", source("grpc-endpoint"), g.GRPCEndpoint, err)}
-		}
-	}
-	region, err := kentik.ParseRegion(g.Region)
-	if err != nil {
-		return usagef("%s %q: want us or eu", source("region"), g.Region)
-	}
-	g.Region = region.String()
-	if g.Output != "table" && g.Output != "json" {
-		return usagef("--output %q: want table or json", g.Output)
-	}
-	if g.RateLimit == "" {
-		g.RateLimit = "admin"
-	}
-	if _, err := ratelimit.Parse(g.RateLimit); err != nil {
-		return &UsageError{Err: fmt.Errorf("%s: %w", source("rate-limit"), err)}
-	}
-	if g.Timeout <= 0 {
-		return usagef("--timeout %s: want a positive duration", g.Timeout)
+// resolveOutput checks --output and sets up the logger: what every command needs.
+func (g *Globals) resolveOutput(cmd *cobra.Command) error {
+	if err := checkOutput(cmd, g.Output); err != nil {
+		return err
 	}
 	level := slog.LevelWarn
 	if g.Verbose {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/mykentik"
-	"github.com/gokentik/kentik/ratelimit/redislimit"
 )
 
 func newTenantsCmd(g *Globals) *cobra.Command {
@@ -44,8 +44,8 @@ fake: kentik --api-url http://127.0.0.1:8080 tenants list`,
 }
 
 // dialV5 builds the V5 adapter from the resolved global flags. Its limiter is shared by
-// every V5 admin call of the account in this process (and, with --limiter, in every
-// process on the same Redis), under the --rate-limit policy.
+// every V5 admin call of the account in this process, under the --rate-limit policy;
+// long waits are noted on stderr (see notifier).
 func (g *Globals) dialV5(ctx context.Context) (*mykentik.Client, error) {
 	creds := g.Credentials()
 	if err := creds.Validate(); err != nil {
@@ -59,25 +59,30 @@ func (g *Globals) dialV5(ctx context.Context) (*mykentik.Client, error) {
 	if g.APIURL != "" {
 		opts = append(opts, mykentik.WithBaseURL(g.APIURL))
 	}
+	n := g.notices()
+	var base http.RoundTripper = &noticeTransport{base: g.httpTransport(), n: n}
 	if g.Verbose && g.Logger != nil {
-		opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: &logTransport{base: http.DefaultTransport, log: g.Logger}}))
+		base = &logTransport{base: base, log: g.Logger}
 	}
-	opts = append(opts, mykentik.WithRateLimit(g.Policy()))
-	factory, err := g.limiterFactory()
+	// The adapter keys its shared limiter by region, or by base URL when one is given;
+	// so does the command, whose one V5 client per run shares it with no other.
+	place := g.Region
+	if g.APIURL != "" {
+		place = g.APIURL
+	}
+	limiter, err := g.limiter(ctx, place, kentik.ClassV5Admin)
 	if err != nil {
 		return nil, err
 	}
-	if factory != nil {
-		opts = append(opts, mykentik.WithLimiterFactory(factory))
-	}
+	opts = append(opts, mykentik.WithHTTPClient(&http.Client{Transport: base}),
+		mykentik.WithLimiter(limiter), mykentik.WithOnRetry(n.retryWait))
 	c, err := mykentik.New(ctx, opts...)
-	switch {
-	case errors.Is(err, redislimit.ErrUnavailable):
-		return nil, err
-	case err != nil:
-		return nil, &UsageError{Err: err}
+	if err != nil {
+		if errors.Is(err, kentik.ErrMissingCredentials) {
+			return nil, &UsageError{Err: err}
+		}
+		return nil, &UsageError{Err: fmt.Errorf("V5 API: %w", err)}
 	}
-	g.closeOnExit(c)
 	return c, nil
 }
 
@@ -92,16 +97,8 @@ func withV5(cmd *cobra.Command, g *Globals, f func(ctx context.Context, c *myken
 	return f(ctx, c)
 }
 
-func parseTenantID(s string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || id < 1 {
-		return 0, usagef("tenant id %q: want a positive whole number", s)
-	}
-	return id, nil
-}
-
 func newTenantsListCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	return withOutputs(&cobra.Command{
 		Use:   "list",
 		Short: "List the organization's tenants",
 		Args:  cobra.NoArgs,
@@ -117,21 +114,17 @@ func newTenantsListCmd(g *Globals) *cobra.Command {
 					}
 					return writeJSON(g.Stdout, tenants)
 				}
-				rows := make([][]string, 0, len(tenants))
-				for _, t := range tenants {
-					rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Name, strconv.Itoa(len(t.Users)), formatTime(t.Created), t.Description})
-				}
-				return writeTable(g.Stdout, []string{"ID", "NAME", "USERS", "CREATED", "DESCRIPTION"}, rows)
+				return g.writeTenants(tenants)
 			})
 		},
-	}
+	}, outputCSV)
 }
 
 func newTenantsGetCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get TENANT_ID",
 		Short: "Show one tenant and its users",
-		Args:  cobra.ExactArgs(1),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTenantID(args[0])
 			if err != nil {
@@ -155,7 +148,7 @@ func newTenantUsersAddCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "add TENANT_ID EMAIL",
 		Short: "Add a user to a tenant by email (Kentik mails them an invitation)",
-		Args:  cobra.ExactArgs(2),
+		Args:  positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTenantID(args[0])
 			if err != nil {
@@ -180,29 +173,61 @@ func newTenantUsersAddCmd(g *Globals) *cobra.Command {
 
 func newTenantUsersRemoveCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "remove TENANT_ID USER_ID",
-		Short: "Remove a user from a tenant",
-		Args:  cobra.ExactArgs(2),
+		Use:   "remove TENANT_ID USER",
+		Short: "Remove a user from a tenant, by user id or email",
+		Long: `Remove a user from a tenant (V5 tenant user delete). USER is the user's id (kentik
+tenants get TENANT_ID lists them) or their email address, which is looked up among the
+tenant's users first (one more call).`,
+		Example: `  kentik tenants users remove 101 300002
+  kentik tenants users remove 101 bob@acme.example`,
+		Args: positionalArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTenantID(args[0])
 			if err != nil {
 				return err
 			}
+			byEmail := strings.Contains(args[1], "@")
+			userID := strings.TrimSpace(args[1])
+			if !byEmail {
+				if userID, err = checkID("user id", args[1], "300002"); err != nil {
+					return err
+				}
+			}
 			return withV5(cmd, g, func(ctx context.Context, c *mykentik.Client) error {
-				if err := c.DeleteTenantUser(ctx, id, args[1]); err != nil {
+				if byEmail {
+					if userID, err = tenantUserByEmail(ctx, c, id, userID); err != nil {
+						return err
+					}
+				}
+				if err := c.DeleteTenantUser(ctx, id, userID); err != nil {
 					if errors.Is(err, mykentik.ErrInvalidArgument) {
 						return &UsageError{Err: err}
 					}
 					return err
 				}
 				if g.JSON() {
-					return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": args[1], "removed": true})
+					return writeJSON(g.Stdout, map[string]any{"tenant_id": id, "user_id": userID, "removed": true})
 				}
-				_, err := fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", args[1], id)
+				_, err := fmt.Fprintf(g.Stdout, "removed user %s from tenant %d\n", userID, id)
 				return err
 			})
 		},
 	}
+}
+
+// tenantUserByEmail returns the id of the tenant's user with that email (compared
+// without regard to case, as email domains are).
+func tenantUserByEmail(ctx context.Context, c *mykentik.Client, tenant int64, email string) (string, error) {
+	t, err := c.GetTenant(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	for _, u := range t.Users {
+		if strings.EqualFold(u.Email, email) {
+			return u.ID, nil
+		}
+	}
+	return "", fmt.Errorf("tenant %d has no user %s (kentik tenants get %d lists its users)", tenant, email, tenant)
 }
 
 func writeTenant(w io.Writer, t *mykentik.Tenant) error {

@@ -111,7 +111,7 @@ func TestTenantsErrors(t *testing.T) {
 		{"wrong token", with(env, "KENTIK_API_TOKEN", "wrong-token"), []string{"tenants", "list"}, ExitFailure, "401"},
 		{"no credentials", with(env, "KENTIK_API_TOKEN", ""), []string{"tenants", "list"}, ExitUsage, "token is empty"},
 		{"plain http to a remote host", with(env, "KENTIK_API_URL", "http://api.example.com/api/v5"), []string{"tenants", "list"}, ExitUsage, "http"},
-		{"arguments", env, []string{"tenants", "users", "add", "101"}, ExitUsage, "accepts 2 arg"},
+		{"arguments", env, []string{"tenants", "users", "add", "101"}, ExitUsage, "missing EMAIL"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
