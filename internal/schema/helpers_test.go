@@ -1,19 +1,19 @@
-package schemacheck_test
+package schema_test
 
 import (
 	"encoding/json"
 	"testing"
 
-	"github.com/gokentik/kentik/internal/schemacheck"
+	"github.com/gokentik/kentik/internal/schema"
 )
 
-func cloneFile(t *testing.T, f schemacheck.File) schemacheck.File {
+func cloneFile(t *testing.T, f schema.File) schema.File {
 	t.Helper()
 	b, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out schemacheck.File
+	var out schema.File
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -29,16 +29,16 @@ func named(list any, name string) map[string]any {
 	panic("test fixture: no " + name)
 }
 
-func message(f schemacheck.File, name string) map[string]any { return named(f["messageType"], name) }
+func message(f schema.File, name string) map[string]any { return named(f["messageType"], name) }
 
-func field(f schemacheck.File, msg, name string) map[string]any {
+func field(f schema.File, msg, name string) map[string]any {
 	return named(message(f, msg)["field"], name)
 }
 
-func method(f schemacheck.File, name string) map[string]any {
+func method(f schema.File, name string) map[string]any {
 	return named(named(f["service"], "InterfaceService")["method"], name)
 }
 
-func enumValue(f schemacheck.File, enum, value string) map[string]any {
+func enumValue(f schema.File, enum, value string) map[string]any {
 	return named(named(f["enumType"], enum)["value"], value)
 }

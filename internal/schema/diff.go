@@ -1,12 +1,11 @@
-// Package schemacheck compares this project's protobuf schema with Kentik's published one.
-//
-// Both sides are turned into the JSON form of google.protobuf.FileDescriptorProto and
-// compared structurally: objects key by key, lists of named things (messages, fields,
-// enums, values, services, methods, oneofs, extensions) by name, other lists by
-// position. That covers names, numbers, types, labels, json names, oneofs, reserved
-// ranges, streaming flags and every option the project carries, without a hand-written
-// comparison per descriptor kind that could silently miss one.
-package schemacheck
+// This file compares two schemas: both sides are turned into the JSON form of
+// google.protobuf.FileDescriptorProto and compared structurally: objects key by key, lists
+// of named things (messages, fields, enums, values, services, methods, oneofs, extensions)
+// by name, other lists by position. That covers names, numbers, types, labels, json names,
+// oneofs, reserved ranges, streaming flags and every option the project carries, without a
+// hand-written comparison per descriptor kind that could silently miss one.
+
+package schema
 
 import (
 	"encoding/json"
@@ -76,13 +75,6 @@ func FromRawDescriptor(raw []byte) (File, error) {
 	return f, nil
 }
 
-// ignoredOptionPrefixes are options the project leaves out on purpose: Kentik's
-// OpenAPI documentation annotations carry no wire meaning.
-var ignoredOptionPrefixes = []string{"[grpc.gateway.protoc_gen_openapiv2."}
-
-// ignoredDependencies are imports that only the ignored options need.
-var ignoredDependencies = []string{"protoc-gen-openapiv2/"}
-
 // Normalize removes what legitimately differs between the two sides: buf's own
 // bookkeeping, source info, file-level language options (go_package and friends are
 // each project's choice), the OpenAPI options and their imports, and import order.
@@ -95,7 +87,7 @@ func Normalize(f File) File {
 		kept := make([]string, 0, len(deps))
 		for _, d := range deps {
 			s, _ := d.(string)
-			if !hasAnyPrefix(s, ignoredDependencies) {
+			if !DocumentationFile(s) {
 				kept = append(kept, s)
 			}
 		}
@@ -117,7 +109,7 @@ func stripOptions(v any) {
 			if k == "options" {
 				if opts, ok := child.(map[string]any); ok {
 					for name := range opts {
-						if hasAnyPrefix(name, ignoredOptionPrefixes) {
+						if strings.HasPrefix(name, "[") && DocumentationOption(strings.Trim(name, "[]")) {
 							delete(opts, name)
 						}
 					}
@@ -139,9 +131,14 @@ func stripOptions(v any) {
 // Diff lists every difference between want (the reference) and got (the project), as
 // readable lines naming the path to the difference. Both are normalized first.
 func Diff(want, got File) []string {
+	return Compare(Normalize(want), Normalize(got))
+}
+
+// Compare lists every difference between want and got as they are, without normalizing.
+func Compare(want, got File) []string {
 	var out []string
 	name, _ := want["name"].(string)
-	diff(name, Normalize(want), Normalize(got), &out)
+	diff(name, want, got, &out)
 	return out
 }
 
