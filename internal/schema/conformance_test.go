@@ -23,8 +23,8 @@ import (
 	// Linked for the option extensions (kentik.core, google.api) that decoding the
 	// generated descriptors needs, and for TestInterfaceServiceShape. Neither conformance
 	// test needs a list of packages: TestConformance builds every file under proto/,
-	// TestGeneratedConformance reads every .pb.go under gen/, so a new service is checked
-	// as soon as its .proto exists.
+	// TestGeneratedConformance reads every .pb.go under gen/, and both check that every
+	// file the reference's selection carries is there.
 	_ "github.com/gokentik/kentik/gen/kentik/core/v202303"
 	_ "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
@@ -151,10 +151,15 @@ func buildProjectImage(t *testing.T) map[string]schema.File {
 }
 
 // conform compares the project's kentik files with what it carries of the reference:
-// no difference in any of them.
+// the same files, and no difference in any of them.
 func conform(t *testing.T, got map[string]schema.File) {
 	t.Helper()
 	want, sel := carriedReference(t)
+	for path := range want {
+		if _, ok := got[path]; !ok {
+			t.Errorf("%s: missing (the reference's selection carries it)", path)
+		}
+	}
 	paths := make([]string, 0, len(got))
 	for path := range got {
 		paths = append(paths, path)

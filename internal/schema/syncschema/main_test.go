@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gokentik/kentik/internal/schema"
 )
 
 // repoRoot is the checkout this test file sits in.
@@ -148,4 +150,36 @@ func TestSyncUsage(t *testing.T) {
 	if err == nil || errors.As(err, &usage) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want a missing file", err)
 	}
+}
+
+// TestSyncReproducesProto is CI's check that proto/ is exactly what the sync writes from
+// Kentik's published schema: nobody edited it by hand, and the sync program and the
+// tree were committed together.
+func TestSyncReproducesProto(t *testing.T) {
+	reference := os.Getenv("KENTIK_SCHEMA_REFERENCE")
+	if reference == "" {
+		reference = filepath.Join(repoRoot(), "internal", "schema", filepath.FromSlash(schema.ReferencePath))
+	}
+	if _, err := os.Stat(reference); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Kentik's reference schema is missing (%v); CI must have it", err)
+		}
+		t.Skipf("Kentik's reference schema is not beside this checkout (%v); set KENTIK_SCHEMA_REFERENCE to check proto/", err)
+	}
+	out := t.TempDir()
+	sync(t, "-proto", out, "-provided", filepath.Join(repoRoot(), "third_party", "proto"), reference)
+	got, want := tree(t, filepath.Join(out, "kentik")), tree(t, filepath.Join(repoRoot(), "proto", "kentik"))
+	for p, b := range want {
+		if g, ok := got[p]; !ok {
+			t.Errorf("proto/kentik/%s: the sync does not write it", p)
+		} else if !bytes.Equal(g, b) {
+			t.Errorf("proto/kentik/%s differs from what the sync writes (run make sync-schema)", p)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("proto/kentik/%s: missing (run make sync-schema)", p)
+		}
+	}
+	t.Logf("%d files compared", len(want))
 }
