@@ -54,13 +54,47 @@ func kentikFile(f *descriptorpb.FileDescriptorProto) bool {
 // protobuf's well-known types); a carried kentik.* file that is provided is not written,
 // and every other file a written one imports must be provided.
 func Select(set *Set, provided func(path string) bool) (*Selection, error) {
-	sel := &Selection{}
-	reduced := map[string]*descriptorpb.FileDescriptorProto{}
-	keptServices := map[string][]string{} // path -> dropped services' names, for the report
-	docOptions, unusedImports := map[string]int{}, map[string]int{}
-	var roots []string
-	packages := map[string]bool{}
-	for _, f := range set.Files() {
+	s := &selector{
+		set: set, provided: provided, sel: &Selection{},
+		reduced: map[string]*descriptorpb.FileDescriptorProto{}, dropped: map[string][]string{},
+		docOptions: map[string]int{}, unusedImports: map[string]int{}, packages: map[string]bool{},
+		carried: map[string]bool{}, importedBy: map[string]string{}, imports: map[string]bool{},
+	}
+	if err := s.reduceAll(); err != nil {
+		return nil, err
+	}
+	if len(s.roots) == 0 {
+		return nil, fmt.Errorf("the descriptor set defines no service whose %s is %s", VisibilityOption, PublicVisibility)
+	}
+	if err := s.closure(); err != nil {
+		return nil, err
+	}
+	s.classify()
+	s.finish()
+	return s.sel, nil
+}
+
+// selector holds the state of one Select.
+type selector struct {
+	set      *Set
+	provided func(string) bool
+	sel      *Selection
+
+	reduced       map[string]*descriptorpb.FileDescriptorProto // every kentik.* file, reduced
+	dropped       map[string][]string                          // path -> its non-public services
+	docOptions    map[string]int                               // path -> documentation options left out
+	unusedImports map[string]int                               // path -> imports left out
+	roots         []string                                     // the files with public services
+	packages      map[string]bool                              // their packages
+
+	carried    map[string]bool   // the roots and the kentik.* files they import
+	importedBy map[string]string // a carried file -> the first file found importing it
+	imports    map[string]bool   // the other files the carried ones import
+}
+
+// reduceAll reduces every kentik.* file of the set to what the project carries of it.
+func (s *selector) reduceAll() error {
+	for _, f := range s.set.Files() {
 		if !kentikFile(f) {
 			continue
 		}
@@ -69,105 +103,120 @@ func Select(set *Set, provided func(path string) bool) (*Selection, error) {
 		r.Options = nil
 		var public []*descriptorpb.ServiceDescriptorProto
 		for _, svc := range r.GetService() {
-			vis := set.serviceVisibility(svc)
+			vis := s.set.serviceVisibility(svc)
 			if vis == PublicVisibility {
 				public = append(public, svc)
 				continue
 			}
 			name := qualify(r.GetPackage(), svc.GetName())
-			keptServices[r.GetName()] = append(keptServices[r.GetName()], name)
+			s.dropped[r.GetName()] = append(s.dropped[r.GetName()], name)
 			reason := "visibility " + vis + ", not " + PublicVisibility
 			if vis == "" {
 				reason = "no " + VisibilityOption + " option, so not " + PublicVisibility
 			}
-			sel.Omitted = append(sel.Omitted, Omission{Kind: "service", Name: name, Reason: reason})
+			s.sel.Omitted = append(s.sel.Omitted, Omission{Kind: "service", Name: name, Reason: reason})
 		}
 		r.Service = public
-		docOptions[r.GetName()] = stripDocumentation(r.ProtoReflect())
-		unused, err := set.pruneImports(r)
+		s.docOptions[r.GetName()] = stripDocumentation(r.ProtoReflect())
+		unused, err := s.set.pruneImports(r)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		unusedImports[r.GetName()] = unused
-		reduced[r.GetName()] = r
+		s.unusedImports[r.GetName()] = unused
+		s.reduced[r.GetName()] = r
 		if len(public) > 0 {
-			roots = append(roots, r.GetName())
-			packages[r.GetPackage()] = true
-			sel.Services += len(public)
+			s.roots = append(s.roots, r.GetName())
+			s.packages[r.GetPackage()] = true
+			s.sel.Services += len(public)
 			for _, svc := range public {
-				sel.Methods += len(svc.GetMethod())
+				s.sel.Methods += len(svc.GetMethod())
 			}
 		}
 	}
-	if len(roots) == 0 {
-		return nil, fmt.Errorf("the descriptor set defines no service whose %s is %s", VisibilityOption, PublicVisibility)
-	}
+	return nil
+}
 
-	// The kentik.* closure of the roots over the imports that are used.
-	carried := map[string]bool{}
-	importedBy := map[string]string{}
-	imports := map[string]bool{}
-	queue := slices.Clone(roots)
-	for _, p := range roots {
-		carried[p] = true
+// closure finds the kentik.* files the roots import, over the imports that are used.
+func (s *selector) closure() error {
+	queue := slices.Clone(s.roots)
+	for _, p := range s.roots {
+		s.carried[p] = true
 	}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		for _, dep := range reduced[p].GetDependency() {
-			if reduced[dep] == nil {
-				if !provided(dep) {
-					return nil, fmt.Errorf("%s imports %s, which is neither one of Kentik's files nor provided (define it under third_party/proto)", p, dep)
+		for _, dep := range s.reduced[p].GetDependency() {
+			if s.reduced[dep] == nil {
+				if !s.provided(dep) {
+					return fmt.Errorf("%s imports %s, which is neither one of Kentik's files nor provided (define it under third_party/proto)", p, dep)
 				}
-				imports[dep] = true
+				s.imports[dep] = true
 				continue
 			}
-			if !carried[dep] {
-				carried[dep] = true
-				importedBy[dep] = p
+			if !s.carried[dep] {
+				s.carried[dep] = true
+				s.importedBy[dep] = p
 				queue = append(queue, dep)
 			}
 		}
 	}
+	return nil
+}
 
-	for _, p := range set.Paths() {
-		r, kentik := reduced[p]
-		if carried[p] {
-			sel.DocumentationOptions += docOptions[p]
-			sel.UnusedImports += unusedImports[p]
+// classify sorts every file of the set into written, provided or left out (and why).
+func (s *selector) classify() {
+	sel := s.sel
+	for _, p := range s.set.Paths() {
+		r, kentik := s.reduced[p]
+		carried := s.carried[p]
+		if carried {
+			sel.DocumentationOptions += s.docOptions[p]
+			sel.UnusedImports += s.unusedImports[p]
 		}
 		switch {
-		case kentik && carried[p] && provided(p):
+		case kentik && carried && s.provided(p):
 			sel.Provided = append(sel.Provided, r)
 			sel.Omitted = append(sel.Omitted, Omission{Kind: "file", Name: p, Reason: "provided outside the written files (option definitions)"})
-		case kentik && carried[p]:
+		case kentik && carried:
 			sel.Files = append(sel.Files, r)
-			if dropped := keptServices[p]; len(dropped) > 0 {
-				// Say why a file that lost services is still written.
-				why := "defines public services too"
-				if len(r.GetService()) == 0 {
-					why = "imported by " + importedBy[p]
-				}
-				for i, o := range sel.Omitted {
-					if o.Kind == "service" && slices.Contains(dropped, o.Name) {
-						sel.Omitted[i].Reason += "; its file is written without it (" + why + ")"
-					}
-				}
-			}
+			s.explainKept(p, r)
 		case kentik:
 			reason := "defines no public service, and no carried file imports it"
-			if n := len(keptServices[p]); n > 0 {
+			if n := len(s.dropped[p]); n > 0 {
 				reason = fmt.Sprintf("its %d service(s) are not public, and no carried file imports it", n)
 			}
 			sel.Omitted = append(sel.Omitted, Omission{Kind: "file", Name: p, Reason: reason})
-		case imports[p]:
+		case s.imports[p]:
 			// Imported and provided: not an omission.
 		case DocumentationFile(p):
 			sel.Omitted = append(sel.Omitted, Omission{Kind: "file", Name: p, Reason: "defines documentation options only"})
 		default:
-			sel.Omitted = append(sel.Omitted, Omission{Kind: "file", Name: p, Reason: "no written file imports it"})
+			sel.Omitted = append(sel.Omitted, Omission{Kind: "file", Name: p, Reason: "no carried file imports it"})
 		}
 	}
+}
+
+// explainKept says, for each service dropped from a written file, why its file is
+// written all the same.
+func (s *selector) explainKept(path string, r *descriptorpb.FileDescriptorProto) {
+	dropped := s.dropped[path]
+	if len(dropped) == 0 {
+		return
+	}
+	why := "defines public services too"
+	if len(r.GetService()) == 0 {
+		why = "imported by " + s.importedBy[path]
+	}
+	for i, o := range s.sel.Omitted {
+		if o.Kind == "service" && slices.Contains(dropped, o.Name) {
+			s.sel.Omitted[i].Reason += "; its file is written without it (" + why + ")"
+		}
+	}
+}
+
+// finish fills in the sorted summaries.
+func (s *selector) finish() {
+	sel := s.sel
 	written := map[string]bool{}
 	for _, f := range sel.Files {
 		written[f.GetName()] = true
@@ -180,7 +229,7 @@ func Select(set *Set, provided func(path string) bool) (*Selection, error) {
 		}
 	}
 	sort.Strings(sel.Imports)
-	for p := range packages {
+	for p := range s.packages {
 		sel.Packages = append(sel.Packages, p)
 	}
 	sort.Strings(sel.Packages)
@@ -190,7 +239,6 @@ func Select(set *Set, provided func(path string) bool) (*Selection, error) {
 		}
 		return sel.Omitted[i].Name < sel.Omitted[j].Name
 	})
-	return sel, nil
 }
 
 // serviceVisibility returns the name of a service's visibility option value, or "".
@@ -214,6 +262,40 @@ func (s *Set) serviceVisibility(svc *descriptorpb.ServiceDescriptorProto) string
 // pruneImports drops the imports of f that nothing in f uses (after its non-public
 // services and documentation options are gone) and returns how many it dropped.
 func (s *Set) pruneImports(f *descriptorpb.FileDescriptorProto) (int, error) {
+	used, err := s.usedFiles(f)
+	if err != nil {
+		return 0, err
+	}
+	old := f.GetDependency()
+	public := map[int32]bool{}
+	for _, i := range f.GetPublicDependency() {
+		public[i] = true
+	}
+	weak := map[int32]bool{}
+	for _, i := range f.GetWeakDependency() {
+		weak[i] = true
+	}
+	var deps []string
+	var newPublic, newWeak []int32
+	for i, dep := range old {
+		if !s.defines(dep, used, map[string]bool{}) {
+			continue
+		}
+		if public[int32(i)] {
+			newPublic = append(newPublic, int32(len(deps)))
+		}
+		if weak[int32(i)] {
+			newWeak = append(newWeak, int32(len(deps)))
+		}
+		deps = append(deps, dep)
+	}
+	f.Dependency, f.PublicDependency, f.WeakDependency = deps, newPublic, newWeak
+	return len(old) - len(deps), nil
+}
+
+// usedFiles returns the files that define what f refers to: the types of its fields,
+// methods and extensions, and the option extensions it sets.
+func (s *Set) usedFiles(f *descriptorpb.FileDescriptorProto) (map[string]bool, error) {
 	used := map[string]bool{}
 	var missing []string
 	use := func(fullName string) {
@@ -256,34 +338,9 @@ func (s *Set) pruneImports(f *descriptorpb.FileDescriptorProto) (int, error) {
 		optionExtensions(opts, func(xd protoreflect.FieldDescriptor) { use(string(xd.FullName())) })
 	})
 	if len(missing) > 0 {
-		return 0, fmt.Errorf("%s refers to %s, which no file of the set defines", f.GetName(), strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%s refers to %s, which no file of the set defines", f.GetName(), strings.Join(missing, ", "))
 	}
-
-	old := f.GetDependency()
-	public := map[int32]bool{}
-	for _, i := range f.GetPublicDependency() {
-		public[i] = true
-	}
-	weak := map[int32]bool{}
-	for _, i := range f.GetWeakDependency() {
-		weak[i] = true
-	}
-	var deps []string
-	var newPublic, newWeak []int32
-	for i, dep := range old {
-		if !s.defines(dep, used, map[string]bool{}) {
-			continue
-		}
-		if public[int32(i)] {
-			newPublic = append(newPublic, int32(len(deps)))
-		}
-		if weak[int32(i)] {
-			newWeak = append(newWeak, int32(len(deps)))
-		}
-		deps = append(deps, dep)
-	}
-	f.Dependency, f.PublicDependency, f.WeakDependency = deps, newPublic, newWeak
-	return len(old) - len(deps), nil
+	return used, nil
 }
 
 // defines reports whether the file at path, or a file it imports publicly, is among used.

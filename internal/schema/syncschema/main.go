@@ -231,7 +231,7 @@ func report(out io.Writer, c config, files int, sel *schema.Selection, written, 
 	for _, o := range sel.Omitted {
 		fmt.Fprintln(out, "  "+o.String())
 	}
-	fmt.Fprintf(out, "  %d documentation options (openapiv2) and %d imports nothing used, from the carried files\n", sel.DocumentationOptions, sel.UnusedImports)
+	fmt.Fprintf(out, "  %d documentation options (openapiv2) and %d imports that nothing uses, from the carried files\n", sel.DocumentationOptions, sel.UnusedImports)
 	fmt.Fprintf(out, "%s: %d files written, %d unchanged, %d removed\n", filepath.Join(c.proto, "kentik"), written, unchanged, len(removed))
 	for _, r := range removed {
 		fmt.Fprintln(out, "  removed "+r)
