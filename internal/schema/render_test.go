@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gokentik/kentik/internal/schema"
@@ -21,17 +22,44 @@ func buf(t *testing.T, args ...string) {
 	}
 }
 
+var images struct {
+	sync.Mutex
+	dir   string            // removed by TestMain
+	paths map[string]string // form -> image
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if images.dir != "" {
+		os.RemoveAll(images.dir)
+	}
+	os.Exit(code)
+}
+
 // testdataImage builds testdata/roundtrip, a small schema that exercises every construct
 // the renderer writes and every rule of the selection, into an image of the given form
-// (binpb or json) and returns its path.
+// (binpb or json), once per test binary, and returns its path. Tests must not change it.
 func testdataImage(t *testing.T, form string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "image."+form)
-	dir, err := filepath.Abs(filepath.Join("testdata", "roundtrip"))
+	images.Lock()
+	defer images.Unlock()
+	if p, ok := images.paths[form]; ok {
+		return p
+	}
+	if images.dir == "" {
+		dir, err := os.MkdirTemp("", "schema-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		images.dir, images.paths = dir, map[string]string{}
+	}
+	out := filepath.Join(images.dir, "image."+form)
+	src, err := filepath.Abs(filepath.Join("testdata", "roundtrip"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf(t, "build", dir, "--exclude-source-info", "-o", out)
+	buf(t, "build", src, "--exclude-source-info", "-o", out)
+	images.paths[form] = out
 	return out
 }
 
