@@ -4,13 +4,18 @@ GO      ?= go
 BUF     := $(GO) tool -modfile=tools/go.mod buf
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go' | grep -v '^gen/')
 
-.PHONY: redis-server all generate lint test bench fuzz demo ci check-generated breaking
+.PHONY: all generate sync-schema lint test redis-server bench fuzz demo ci check-generated breaking
 
 all: lint test
 
 ## generate: regenerate gen/ from proto/ with buf and the pinned plugins
 generate:
 	$(BUF) generate
+
+## sync-schema: write proto/kentik/ from Kentik's published schema (SCHEMA=FILE, a buf image, binary or JSON); then make generate
+SCHEMA ?= ../shared/kentik-api-v6/descriptor.json
+sync-schema:
+	$(GO) run ./internal/schema/syncschema '$(SCHEMA)'
 
 ## lint: buf lint, buf format, gofmt and go vet
 lint:
