@@ -4,7 +4,7 @@ GO      ?= go
 BUF     := $(GO) tool -modfile=tools/go.mod buf
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go' | grep -v '^gen/')
 
-.PHONY: all generate sync-schema lint test redis-server bench fuzz demo ci check-generated breaking
+.PHONY: all generate sync-schema services-table lint test redis-server bench fuzz demo ci check-generated breaking
 
 all: lint test
 
@@ -16,6 +16,10 @@ generate:
 SCHEMA ?= ../shared/kentik-api-v6/descriptor.json
 sync-schema:
 	$(GO) run ./internal/schema/syncschema '$(SCHEMA)'
+
+## services-table: rewrite docs/services.md, the table of every service, from the compiled schema
+services-table:
+	$(GO) test ./services/ -run TestServicesTable -update
 
 ## lint: buf lint, buf format, gofmt and go vet
 lint:
