@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The helper process: the test binary run again with helperEnv set plays one
@@ -28,8 +30,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// Many tests make Redis unreachable on purpose; go-redis would log every failed dial.
+	redis.SetLogger(quietRedis{})
 	os.Exit(m.Run())
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // runHelper is one process of the account, configured by its environment:
 //
@@ -247,9 +255,14 @@ func TestThreeProcesses(t *testing.T) {
 		one += check("one process", runLoopers(t, srv.URL(2*round), policy, 1, total, hold))
 		three += check("three processes", runLoopers(t, srv.URL(2*round+1), policy, 3, total/3, hold))
 	}
+	// The ratio is a measurement (about 0.97 on a quiet machine; see the package
+	// documentation), not something a timed test can promise on a busy one. What the test
+	// asserts is the mechanism: a lost or late wake-up leaves the slot idle until a
+	// waiter's own timer (a third of the lease TTL), which cuts the rate by two orders of
+	// magnitude, far below this bound.
 	t.Logf("three processes / one process: %.3f", three/one)
-	if three < 0.9*one {
-		t.Errorf("three processes together: %.1f calls/s, below 0.9 of one process's %.1f", three/2, one/2)
+	if three < 0.4*one {
+		t.Errorf("three processes together: %.1f calls/s, below 0.4 of one process's %.1f: hand-overs are not woken", three/2, one/2)
 	}
 }
 

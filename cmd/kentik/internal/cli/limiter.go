@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gokentik/kentik/ratelimit"
 	"github.com/gokentik/kentik/ratelimit/redislimit"
@@ -17,6 +20,7 @@ func (g *Globals) limiterFactory() (ratelimit.Factory, error) {
 		return nil, nil
 	}
 	if g.redisFactory == nil {
+		redis.SetLogger(redisLog{g.logger()}) // go-redis has one logger per process
 		rdb, err := redislimit.Client(g.Limiter, g.tlsConfig)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("%s: %w", g.source("limiter"), err)}
@@ -42,4 +46,14 @@ func (g *Globals) logger() *slog.Logger {
 		return g.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// redisLog sends go-redis's own log lines (a dial that failed, a pool that gave up) to the
+// command's logger at debug level: the command reports Redis being unreachable itself,
+// once and with what to do, and these would otherwise reach stderr unasked, several per
+// second.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
