@@ -35,11 +35,11 @@ func TestHonourPushBackWrapsOnce(t *testing.T) {
 	if HonourPushBack(g, time.Second) != g {
 		t.Fatal("wrapping twice made a new limiter")
 	}
+	start := time.Now() // before the push-back: it runs from the moment it is given
 	g.PushBack(20 * time.Millisecond)
 	if got := l.pushes(); len(got) != 1 {
 		t.Fatal("push-back not forwarded to the limiter")
 	}
-	start := time.Now()
 	rel, err := g.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
