@@ -70,19 +70,26 @@ func gatesFor(limiterFor func(string) (ratelimit.Limiter, string)) func(string) 
 	}
 }
 
+// acquire takes a slot of the limiter of method's class, telling the observer, if any,
+// of the wait.
+func (o options) acquire(ctx context.Context, gateFor func(string) (*ratelimit.PushBackLimiter, string), method string) (*ratelimit.PushBackLimiter, waitObserver, func(), error) {
+	g, class := gateFor(method)
+	var w waitObserver
+	if o.obs != nil {
+		oc := o
+		oc.class = class
+		w = oc.begin(ctx, method)
+	}
+	release, err := g.Acquire(ctx)
+	if w.obs != nil {
+		w.end(ctx, err)
+	}
+	return g, w, release, err
+}
+
 func rateLimitUnary(gateFor func(string) (*ratelimit.PushBackLimiter, string), o options) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		g, class := gateFor(method)
-		var w waitObserver
-		if o.obs != nil {
-			oc := o
-			oc.class = class
-			w = oc.begin(ctx, method)
-		}
-		release, err := g.Acquire(ctx)
-		if w.obs != nil {
-			w.end(ctx, err)
-		}
+		g, w, release, err := o.acquire(ctx, gateFor, method)
 		if err != nil {
 			return err
 		}
@@ -121,17 +128,7 @@ func RateLimitStreamClientInterceptor(l ratelimit.Limiter, options ...Option) gr
 
 func rateLimitStream(gateFor func(string) (*ratelimit.PushBackLimiter, string), o options) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		g, class := gateFor(method)
-		var w waitObserver
-		if o.obs != nil {
-			oc := o
-			oc.class = class
-			w = oc.begin(ctx, method)
-		}
-		release, err := g.Acquire(ctx)
-		if w.obs != nil {
-			w.end(ctx, err)
-		}
+		g, w, release, err := o.acquire(ctx, gateFor, method)
 		if err != nil {
 			return nil, err
 		}

@@ -44,9 +44,6 @@ func HonourPushBack(l Limiter, max time.Duration) *PushBackLimiter {
 // Max returns the longest push-back the limiter honours.
 func (g *PushBackLimiter) Max() time.Duration { return g.max }
 
-// Inner returns the wrapped limiter (nil when it wraps none).
-func (g *PushBackLimiter) Inner() Limiter { return g.inner }
-
 func noRelease() {}
 
 // Acquire implements Limiter.

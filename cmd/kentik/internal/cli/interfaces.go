@@ -95,26 +95,15 @@ func (o listFlags) filter() (*ifacev1.InterfaceFilter, error) {
 		}
 		f.DeviceIds = append(f.DeviceIds, id)
 	}
-	for _, s := range o.connectivityTypes {
-		v, err := enums.ParseConnectivityType(s)
-		if err != nil {
-			return nil, &UsageError{Err: fmt.Errorf("--connectivity-type: %w", err)}
-		}
-		f.ConnectivityTypes = append(f.ConnectivityTypes, v)
+	var err error
+	if f.ConnectivityTypes, err = parseEach("--connectivity-type", o.connectivityTypes, enums.ParseConnectivityType); err != nil {
+		return nil, err
 	}
-	for _, s := range o.boundaries {
-		v, err := enums.ParseNetworkBoundary(s)
-		if err != nil {
-			return nil, &UsageError{Err: fmt.Errorf("--network-boundary: %w", err)}
-		}
-		f.NetworkBoundaries = append(f.NetworkBoundaries, v)
+	if f.NetworkBoundaries, err = parseEach("--network-boundary", o.boundaries, enums.ParseNetworkBoundary); err != nil {
+		return nil, err
 	}
-	for _, s := range o.ipTypes {
-		v, err := enums.ParseIPFilter(s)
-		if err != nil {
-			return nil, &UsageError{Err: fmt.Errorf("--ip-type: %w", err)}
-		}
-		f.IpTypes = append(f.IpTypes, v)
+	if f.IpTypes, err = parseEach("--ip-type", o.ipTypes, enums.ParseIPFilter); err != nil {
+		return nil, err
 	}
 	for _, sp := range o.speeds {
 		if sp < 0 {
@@ -329,4 +318,18 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(out, sep)
+}
+
+// parseEach parses every value of a repeatable enum flag; a bad one is a usage error
+// naming the flag.
+func parseEach[T any](flag string, values []string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, s := range values {
+		v, err := parse(s)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("%s: %w", flag, err)}
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
