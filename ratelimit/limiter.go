@@ -50,7 +50,7 @@ func ClampPushBack(d time.Duration) time.Duration { return min(d, MaxPushBack) }
 
 // ErrLimited is the sentinel matched (with errors.Is) by every error a
 // Limiter returns because no call slot could be had in time.
-var ErrLimited = errors.New("kentik rate limit: no call slot available in time")
+var ErrLimited = errors.New("ratelimit: no call slot available in time")
 
 // WaitError is returned by Acquire when it cannot get a slot in time.
 // errors.Is(err, ErrLimited) is true; Unwrap also yields the context error
@@ -64,7 +64,10 @@ type WaitError struct {
 
 // Error implements error.
 func (e *WaitError) Error() string {
-	msg := "kentik rate limit (policy " + e.Policy + "): no call slot"
+	msg := "ratelimit: no call slot of policy " + e.Policy
+	if e.Policy == policyPushBack {
+		msg = "ratelimit: no call slot: the server asked this account to wait (push-back)"
+	}
 	switch {
 	case e.Cause == context.DeadlineExceeded && e.Wait > 0:
 		msg += fmt.Sprintf(" before the context deadline (next slot in at least %v)", e.Wait)

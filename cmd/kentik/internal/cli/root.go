@@ -114,7 +114,7 @@ func (g *Globals) execute(ctx context.Context, args []string) int {
 			err = ferr
 		}
 	}
-	// Library errors already name Kentik ("kentik: ...", "kentik rate limit ..."); say it once.
+	// Library errors already name Kentik ("kentik: ..."); say it once.
 	if msg := err.Error(); strings.HasPrefix(msg, "kentik") {
 		fmt.Fprintln(stderr, msg)
 	} else {
