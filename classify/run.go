@@ -221,7 +221,9 @@ type Summary struct {
 	// Outages the job waited out (or stopped in: see ErrOutage), the time spent in them
 	// (from the first failed call to the first answer), and the requests it sent again
 	// after a transient failure, probes included (the client's own retries are in
-	// Retries). Rate leaves the outages' time out.
+	// Retries). Rate counts the outages' time in: the limiter lets a burst through once
+	// its windows emptied during one, so a rate without it would seem to beat the
+	// policy.
 	OutageBudget    time.Duration `json:"-"`
 	OutageBudgetSec float64       `json:"outage_budget_seconds"` // Runner.OutageBudget; 0: outages are not waited out
 	Outages         int           `json:"outages"`
@@ -395,7 +397,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	s.ElapsedSec = s.Elapsed.Seconds()
 	s.OutageSec = s.OutageTime.Seconds()
 	if !st.firstStart.IsZero() && s.Sent > 0 {
-		if span := st.lastEnd.Sub(st.firstStart) - s.OutageTime; span > 0 {
+		if span := st.lastEnd.Sub(st.firstStart); span > 0 {
 			s.Rate = float64(s.Sent) / span.Seconds()
 		}
 	}
@@ -943,7 +945,7 @@ func (st *runState) progressLocked() Progress {
 		pr.RetryEvery = st.outageEvery
 	}
 	if !st.firstStart.IsZero() && s.Sent > 0 {
-		span := st.lastEnd.Sub(st.firstStart) - s.OutageTime
+		span := st.lastEnd.Sub(st.firstStart)
 		if span > 0 {
 			pr.Rate = float64(s.Sent) / span.Seconds()
 		}
