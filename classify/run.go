@@ -40,7 +40,7 @@ var (
 // Runner sends the batches of a Plan with ManualClassify. Pacing and retries are the
 // client's (use a client built with a rate-limit policy); the runner keeps Workers calls
 // outstanding so the client's limiter always has the next request ready, and never sends
-// on its own schedule.
+// on its own schedule but to probe during an outage (see OutageBudget).
 type Runner struct {
 	// Client sends the requests; required.
 	Client ifacev1.InterfaceServiceClient
