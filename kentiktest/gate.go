@@ -44,7 +44,8 @@ func (s *Server) authenticate(emails, tokens []string, emailKey, tokenKey string
 
 // gate runs the steps every authenticated call goes through before its handler: the
 // class's rate-limit enforcer (rejection, or a soft-limit delay honouring ctx), then the
-// injected latency and faults. An OutageUnavailable outage refuses the call first. On success the caller must call done once it answered.
+// injected latency and faults. An OutageUnavailable outage refuses the call first. On
+// success the caller must call done once it answered.
 //
 // Authentication comes before the limiter because Kentik counts limits per customer: a
 // call without valid credentials cannot be attributed to anyone, so it neither uses up
