@@ -97,19 +97,22 @@ type outageSummary struct {
 }
 
 // TestClassifyRidesOutOutage: a 5 s outage (every call UNAVAILABLE) in the middle of a
-// job, at the command's own retry and probe settings (real time): exit 0, no batch
-// failed, every interface classified, and the outage told on stderr and in the summary.
+// 200-batch job (after the fake received 100 ManualClassify calls), at the command's own
+// retry and probe settings (real time), its limits at 100x: exit 0, no batch failed,
+// every interface classified, each batch journaled once, the fake handled at most the
+// one batch in flight twice, and the outage is told on stderr and in the summary.
 func TestClassifyRidesOutOutage(t *testing.T) {
 	const outage = 5 * time.Second
 	var once sync.Once
-	srv, env := startOutageFake(t, 400, func(srv *kentiktest.Server, n int) {
-		if n == 20 {
+	srv, env := startOutageFake(t, 2000, func(srv *kentiktest.Server, n int) {
+		if n == 100 {
 			once.Do(func() { srv.Outage(outage, kentiktest.OutageUnavailable) })
 		}
 	})
 	plan := writeClassifyPlan(t, srv.InterfaceIDs())
+	journal := filepath.Join(t.TempDir(), "journal")
 	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify",
-		"--file", plan, "--batch-size", "10", "--journal", filepath.Join(t.TempDir(), "journal"), "--verify")
+		"--file", plan, "--batch-size", "10", "--journal", journal, "--verify")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -118,7 +121,7 @@ func TestClassifyRidesOutOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("a %v outage: the job waited %.2f s out in %d outage(s), sent %d requests again, the client retried %d times", outage, s.OutageSeconds, s.Outages, s.Resent, s.Retries)
-	if s.Classified != 400 || s.FailedBatches != 0 || s.Sent != 40 || s.OutageBudgetSec != 600 ||
+	if s.Classified != 2000 || s.FailedBatches != 0 || s.Sent != 200 || s.OutageBudgetSec != 600 ||
 		s.Outages != 1 || s.OutageSeconds < outage.Seconds()-1 || s.OutageSeconds > outage.Seconds()+5 || s.Resent < 1 {
 		t.Errorf("summary %+v", s)
 	}
@@ -131,6 +134,17 @@ func TestClassifyRidesOutOutage(t *testing.T) {
 		if in, _ := srv.Interface(id); i%2 == 0 && in.GetProvider() != "Acme" || i%2 == 1 && in.GetProvider() != "DE-CIX" {
 			t.Fatalf("interface %s: %v", id, in)
 		}
+	}
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acks := strings.Count(string(data), "\n") - 1; acks != 200 {
+		t.Errorf("the journal holds %d acknowledgements for 200 batches", acks)
+	}
+	st := srv.Stats().GRPC
+	if h := st.Calls["ManualClassify"] - st.Rejected[kentiktest.RejectOutage]; h < 200 || h > 200+classifyPolicy.Concurrency {
+		t.Errorf("the fake handled %d ManualClassify calls for 200 batches", h)
 	}
 }
 
