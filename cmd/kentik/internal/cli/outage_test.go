@@ -99,8 +99,9 @@ type outageSummary struct {
 // TestClassifyRidesOutOutage: a 5 s outage (every call UNAVAILABLE) in the middle of a
 // 200-batch job (after the fake received 100 ManualClassify calls), at the command's own
 // retry and probe settings (real time), its limits at 100x: exit 0, no batch failed,
-// every interface classified, each batch journaled once, the fake handled at most the
-// one batch in flight twice, and the outage is told on stderr and in the summary.
+// every interface classified (read from the fake), each batch journaled once, the fake
+// handled at most the one batch in flight twice, and the outage is told on stderr and in
+// the summary.
 func TestClassifyRidesOutOutage(t *testing.T) {
 	const outage = 5 * time.Second
 	var once sync.Once
@@ -112,7 +113,7 @@ func TestClassifyRidesOutOutage(t *testing.T) {
 	plan := writeClassifyPlan(t, srv.InterfaceIDs())
 	journal := filepath.Join(t.TempDir(), "journal")
 	code, stdout, stderr := runKentik(t, env, nil, "--plaintext", "-o", "json", "interfaces", "classify",
-		"--file", plan, "--batch-size", "10", "--journal", journal, "--verify")
+		"--file", plan, "--batch-size", "10", "--journal", journal)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -142,9 +143,15 @@ func TestClassifyRidesOutOutage(t *testing.T) {
 	if acks := strings.Count(string(data), "\n") - 1; acks != 200 {
 		t.Errorf("the journal holds %d acknowledgements for 200 batches", acks)
 	}
+	// Received less refused (by the outage, or at a window's edge, where the fake's clock
+	// and the client's may disagree): the calls that reached the handler.
 	st := srv.Stats().GRPC
-	if h := st.Calls["ManualClassify"] - st.Rejected[kentiktest.RejectOutage]; h < 200 || h > 200+classifyPolicy.Concurrency {
-		t.Errorf("the fake handled %d ManualClassify calls for 200 batches", h)
+	h := st.Calls["ManualClassify"]
+	for _, n := range st.Rejected {
+		h -= n
+	}
+	if h < 200 || h > 200+classifyPolicy.Concurrency {
+		t.Errorf("the fake handled %d ManualClassify calls for 200 batches (%v)", h, st)
 	}
 }
 
