@@ -125,10 +125,10 @@ func (o outageFlags) String() string {
 	return fmt.Sprintf("%s for %s, %s after the start", o.mode, o.dur, o.after)
 }
 
-// start plays the outage on srv, if any, at its time, telling w when it begins and
-// ends; stop cancels what has not happened yet, and nothing is written to w after it
-// returns.
-func (o outageFlags) start(srv *kentiktest.Server, mode kentiktest.OutageMode, w io.Writer) (stop func()) {
+// start plays the outage on srv, if any, at its time, telling say (a line) when it
+// begins and ends; stop cancels what has not happened yet, and say is not called after
+// it returns.
+func (o outageFlags) start(srv *kentiktest.Server, mode kentiktest.OutageMode, say func(string)) (stop func()) {
 	if o.dur <= 0 {
 		return func() {}
 	}
@@ -136,19 +136,19 @@ func (o outageFlags) start(srv *kentiktest.Server, mode kentiktest.OutageMode, w
 		mu      sync.Mutex
 		stopped bool
 	)
-	say := func(format string, args ...any) {
+	tell := func(line string) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !stopped {
-			fmt.Fprintf(w, format, args...)
+			say(line)
 		}
 	}
 	begin := time.AfterFunc(o.after, func() {
 		if err := srv.Outage(o.dur, mode); err == nil {
-			say("kentik fake: outage (%s) for %s\n", o.mode, o.dur)
+			tell(fmt.Sprintf("kentik fake: outage (%s) for %s", o.mode, o.dur))
 		}
 	})
-	end := time.AfterFunc(o.after+o.dur, func() { say("kentik fake: outage over\n") })
+	end := time.AfterFunc(o.after+o.dur, func() { tell("kentik fake: outage over") })
 	return func() {
 		begin.Stop()
 		end.Stop()
@@ -260,7 +260,7 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 	} else {
 		printFakeBanner(g.Stdout, s, o, defaultToken, metricsURL)
 	}
-	stopOutage := o.outage.start(s, outageMode, stopped)
+	stopOutage := o.outage.start(s, outageMode, func(line string) { fmt.Fprintln(stopped, line) })
 	defer stopOutage()
 	<-ctx.Done()
 	stopOutage()

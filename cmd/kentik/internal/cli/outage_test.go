@@ -53,6 +53,13 @@ func TestProgressOutage(t *testing.T) {
 	if !strings.Contains(b.String(), "\r\x1b[Kclassify: Kentik unreachable for 35 s, retrying every 8 s") {
 		t.Errorf("tty: %q", b.String())
 	}
+	// A line of its own (the demo's outage messages) clears the status line first.
+	b.Reset()
+	pp.Say("kentik fake: outage over")
+	pp.Say("again")
+	if b.String() != "\r\x1b[Kkentik fake: outage over\nagain\n" {
+		t.Errorf("tty, Say: %q", b.String())
+	}
 	for d, want := range map[time.Duration]string{400 * time.Millisecond: "0.4 s", time.Second: "1 s", 9960 * time.Millisecond: "10 s", 35 * time.Second: "35 s", 10 * time.Minute: "600 s"} {
 		if got := seconds(d); got != want {
 			t.Errorf("seconds(%v) = %q, want %q", d, got, want)

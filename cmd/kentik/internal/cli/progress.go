@@ -79,6 +79,18 @@ func (pp *progressPrinter) Report(p classify.Progress) {
 	fmt.Fprintln(pp.W, line)
 }
 
+// Say writes a line of its own between the progress lines (clearing the status line on
+// a terminal), safely from any goroutine.
+func (pp *progressPrinter) Say(line string) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.drew {
+		fmt.Fprint(pp.W, "\r\x1b[K")
+		pp.drew = false
+	}
+	fmt.Fprintln(pp.W, line)
+}
+
 // outageLine returns the line for a report during an outage, or the one that says it
 // ended ("" for other reports), and whether the report starts or ends an outage.
 func (pp *progressPrinter) outageLine(p classify.Progress) (line string, event bool) {
