@@ -38,5 +38,8 @@
 //
 // Runner sends the batches through an ifacev1.InterfaceServiceClient. Pacing and retries
 // are the client's job (see package client and ratelimit): the runner only keeps as many
-// calls queued as it has workers, so the limiter always has the next request ready.
+// calls queued as it has workers, so the limiter always has the next request ready. With
+// an outage budget (Runner.OutageBudget) it also rides out an outage of Kentik: it keeps
+// the batches that failed transiently, probes with one call at a time until Kentik
+// answers again, and stops with ErrOutage when the budget is spent.
 package classify

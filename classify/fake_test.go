@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,8 @@ type fakeService struct {
 	onCall  func(n int)               // called with the number of each successful call
 	after   map[string]Classification // applied after every call (to fake a mismatch)
 	known   map[string]bool           // when set, the only interfaces there are: others are skipped, as Kentik does
+	down    func(recv int) codes.Code // when set and not OK, the recv-th call (1-based) fails with it, unapplied
+	times   []time.Time               // when each ManualClassify call was received
 }
 
 func newFakeService(ids ...string) *fakeService {
@@ -44,9 +47,16 @@ func newFakeService(ids ...string) *fakeService {
 func (f *fakeService) ManualClassify(ctx context.Context, req *ifacev1.ManualClassifyRequest) (*ifacev1.ManualClassifyResponse, error) {
 	f.mu.Lock()
 	f.recv++
+	f.times = append(f.times, time.Now())
 	if f.fatalAt > 0 && f.recv == f.fatalAt {
 		f.mu.Unlock()
 		return nil, status.Error(codes.Unauthenticated, "invalid credentials")
+	}
+	if f.down != nil {
+		if c := f.down(f.recv); c != codes.OK {
+			f.mu.Unlock()
+			return nil, status.Error(c, "service down")
+		}
 	}
 	for _, id := range req.GetInterfaceIds() {
 		if c, ok := f.failIDs[id]; ok {

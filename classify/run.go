@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -34,10 +35,12 @@ var (
 	ErrStopped = errors.New("classify: the job was stopped")
 )
 
+// See also ErrOutage.
+
 // Runner sends the batches of a Plan with ManualClassify. Pacing and retries are the
 // client's (use a client built with a rate-limit policy); the runner keeps Workers calls
 // outstanding so the client's limiter always has the next request ready, and never sends
-// on its own schedule.
+// on its own schedule but to probe during an outage (see OutageBudget).
 type Runner struct {
 	// Client sends the requests; required.
 	Client ifacev1.InterfaceServiceClient
@@ -68,7 +71,8 @@ type Runner struct {
 	// Policy is the rate-limit policy the client enforces; the runner uses it only
 	// for the ETA and to compare the achieved rate with the policy's.
 	Policy ratelimit.Policy
-	// Progress, when set, is called after every batch (from one goroutine at a time).
+	// Progress, when set, is called after every batch, and while the job waits an
+	// outage out (see OutageBudget), from one goroutine at a time.
 	Progress func(Progress)
 	// Retries, when set, returns how many retries the client made so far (read at
 	// the start and at the end; the summary reports the difference).
@@ -79,9 +83,38 @@ type Runner struct {
 	CallOptions []grpc.CallOption
 	// CallTimeout, when positive, bounds each call, the client's rate-limit wait and
 	// retries included; a call that runs out of time fails its batch (the others go
-	// on). With steady pacing the wait is about one MinInterval, so the CLI's 30 s
-	// default only catches a server that stopped answering.
+	// on), unless OutageBudget is set. With steady pacing the wait is about one
+	// MinInterval, so the CLI's 30 s default only catches a server that stopped
+	// answering.
 	CallTimeout time.Duration
+
+	// OutageBudget, when positive, makes the job ride out an outage instead of failing
+	// the batches sent during it. A batch whose call fails transiently after the
+	// client's own retries (UNAVAILABLE, connection errors included; DEADLINE_EXCEEDED
+	// of the call, see CallTimeout; RESOURCE_EXHAUSTED of a rate limit, a push-back
+	// longer than the client waits included) is kept to be sent again, and the job
+	// stops sending: the failure already stands for the client's attempts (5 over about
+	// 4 s by default). It probes with one call at a time on OutageProbe's backoff, and
+	// resumes at full pace, the kept batches first, as soon as a call gets an answer.
+	// An outage that lasts longer than OutageBudget (counted from when the first failed
+	// call was sent) stops the job with ErrOutage: the batches not classified, sent or
+	// not, go to FailedFile, and the journal resumes the job.
+	//
+	// Permanent errors fail their batch (or, for refused credentials, stop the job) at
+	// once, as without a budget. Only batches that failed are sent again, so at most
+	// the batches in flight when Kentik went away can reach it twice; ManualClassify
+	// may be sent again (kentik.IdempotentMethod). A batch that keeps failing while
+	// Kentik answers other calls fails after 5 tries; when nothing else is left to
+	// send, it cannot be told from an outage, and is waited out too.
+	//
+	// 0 keeps the behaviour of a job without it: a transient failure after the client's
+	// retries fails its batch. The kentik command uses DefaultOutageBudget.
+	OutageBudget time.Duration
+	// OutageProbe is the backoff between probes during an outage: the wait before probe
+	// n is OutageProbe.Backoff(n+1), or the server's push-back when longer (MaxAttempts
+	// and MaxPushBack are not used: OutageBudget bounds the probing). The zero value
+	// means DefaultOutageProbe; other zero fields take kentik.DefaultRetryPolicy's.
+	OutageProbe kentik.RetryPolicy
 }
 
 // callCtx applies CallTimeout.
@@ -97,7 +130,7 @@ type Progress struct {
 	Interfaces    int           // interfaces in the plan
 	Done          int           // classified, including those an earlier run journaled
 	Failed        int           // interfaces in failed batches
-	Requests      int           // ManualClassify requests completed in this run
+	Requests      int           // ManualClassify requests completed in this run, one per batch (see Resent)
 	TotalRequests int           // requests this run has to make (plan minus journal)
 	Elapsed       time.Duration // since the run started
 	Rate          float64       // requests per second so far
@@ -110,6 +143,22 @@ type Progress struct {
 	// Retries is how many retries the client made in this run, when Runner.Retries is
 	// set (0 otherwise).
 	Retries int64
+
+	// Unreachable is how long Kentik has been unreachable while the job waits an
+	// outage out (see Runner.OutageBudget), counted from the first failed call of the
+	// outage; 0 when the job is not waiting. Progress is then also called about once a
+	// second, and after every probe.
+	Unreachable time.Duration
+	// RetryEvery is the wait before the next probe during an outage (its backoff);
+	// 0 when the job is not waiting one out.
+	RetryEvery time.Duration
+	// Outages counts the outages of this run, the current one included; OutageTime is
+	// the time spent in them.
+	Outages    int
+	OutageTime time.Duration
+	// Resent counts the requests this run sent again after a transient failure
+	// (probes included), on top of the client's own retries.
+	Resent int
 }
 
 // Summary is what a run did. Its JSON form is what `kentik interfaces classify -o json`
@@ -133,7 +182,7 @@ type Summary struct {
 	Failed        int    `json:"failed"`          // interfaces in failed batches
 	FailedBatches int    `json:"failed_batches"`  //
 	Remaining     int    `json:"remaining"`       // not sent (stopped or interrupted)
-	Sent          int    `json:"requests_sent"`   // ManualClassify requests completed
+	Sent          int    `json:"requests_sent"`   // ManualClassify requests completed, one per batch sent (see Resent)
 	Retries       *int64 `json:"retries"`         // retries the client made; nil (null) when Runner.Retries is not set
 	Resumed       int    `json:"batches_skipped"` // batches skipped thanks to the journal
 	FailedFile    string `json:"failed_file,omitempty"`
@@ -168,6 +217,19 @@ type Summary struct {
 	// which allows them all at once, so no rate can violate it (and a ratio to the
 	// long-run rate would mean nothing: RateRatio and BestRate are not set).
 	FitsInWindow bool `json:"fits_in_one_window,omitempty"`
+
+	// Outages the job waited out (or stopped in: see ErrOutage), the time spent in them
+	// (from the first failed call to the first answer), and the requests it sent again
+	// after a transient failure, probes included (the client's own retries are in
+	// Retries). Rate counts the outages' time in: the limiter lets a burst through once
+	// its windows emptied during one, so a rate without it would seem to beat the
+	// policy.
+	OutageBudget    time.Duration `json:"-"`
+	OutageBudgetSec float64       `json:"outage_budget_seconds"` // Runner.OutageBudget; 0: outages are not waited out
+	Outages         int           `json:"outages"`
+	OutageTime      time.Duration `json:"-"`
+	OutageSec       float64       `json:"outage_seconds"`
+	Resent          int           `json:"requests_resent"`
 }
 
 // fatal reports whether a ManualClassify error must stop the whole job: the server
@@ -202,8 +264,9 @@ func (r *Runner) newSummary(p *Plan) *Summary {
 		Plan: p.Name, PlanSHA256: p.SHA256, Format: p.Format.String(),
 		Rows: p.Rows, Interfaces: p.Interfaces, Duplicates: p.Duplicates, Rejected: p.Rejected,
 		Groups: len(p.Groups), BatchSize: p.BatchSize, Requests: p.Requests(),
-		Policy: r.Policy.String(),
+		Policy: r.Policy.String(), OutageBudget: max(r.OutageBudget, 0),
 	}
+	s.OutageBudgetSec = s.OutageBudget.Seconds()
 	if iv := r.Policy.MinInterval(); iv > 0 {
 		s.PolicyRate = float64(time.Second) / float64(iv)
 	}
@@ -291,6 +354,9 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	err := st.send(ctx)
 
 	s.Remaining = s.Interfaces - s.AlreadyDone - s.Classified - s.Failed
+	if err == nil && st.outageStopped {
+		err = r.outageError(s)
+	}
 	if err == nil && r.Verify {
 		err = st.verify(ctx)
 	}
@@ -329,6 +395,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	}
 	s.Elapsed = time.Since(start)
 	s.ElapsedSec = s.Elapsed.Seconds()
+	s.OutageSec = s.OutageTime.Seconds()
 	if !st.firstStart.IsZero() && s.Sent > 0 {
 		if span := st.lastEnd.Sub(st.firstStart); span > 0 {
 			s.Rate = float64(s.Sent) / span.Seconds()
@@ -425,6 +492,19 @@ func verifyError(s *Summary, r *Runner) error {
 	return errors.Join(errs...)
 }
 
+// outageError is the error of a job that an outage stopped.
+func (r *Runner) outageError(s *Summary) error {
+	hint := ""
+	if r.FailedFile != "" {
+		hint = "; their rows are in " + r.FailedFile + " (run it as a plan to retry them)"
+	}
+	if r.Journal != "" {
+		hint += "; or run the job again with the journal " + r.Journal + " to finish it"
+	}
+	return fmt.Errorf("%w (Runner.OutageBudget %v): the job stopped; %d interface%s not classified, %d of them in %d failed batch%s%s",
+		ErrOutage, r.OutageBudget, s.Failed+s.Remaining, plural(s.Failed+s.Remaining), s.Failed, s.FailedBatches, pluralES(s.FailedBatches), hint)
+}
+
 func (r *Runner) failedHint() string {
 	if r.FailedFile == "" {
 		return ""
@@ -450,20 +530,25 @@ type runState struct {
 	start time.Time
 	total int // requests to make in this run
 
-	mu         sync.Mutex // guards the fields below and s's counters while sending
-	firstStart time.Time
-	lastEnd    time.Time
-	failedKeys map[batchKey]bool
-	retries0   int64 // Runner.Retries at the start
+	mu            sync.Mutex // guards the fields below and s's counters while sending
+	firstStart    time.Time
+	lastEnd       time.Time
+	failedKeys    map[batchKey]bool
+	retries0      int64     // Runner.Retries at the start
+	outageStart   time.Time // of the outage under way; zero when none
+	outageEvery   time.Duration
+	outageStopped bool // an outage outlasted the budget
 }
 
-// send runs the producer (pass 2 over the plan) and the workers.
+// send runs the producer (pass 2 over the plan) and the dispatcher, which keeps up to
+// Workers calls in flight, each on a goroutine of its own, and books their outcomes one
+// at a time.
 func (st *runState) send(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	r := st.r
 	n := r.workers()
-	ch := make(chan Batch, n) // one batch ready per worker keeps the limiter fed
+	ch := make(chan Batch, n) // one batch ready per call in flight keeps the limiter fed
 	var prodErr error
 	go func() {
 		defer close(ch)
@@ -488,20 +573,9 @@ func (st *runState) send(parent context.Context) error {
 			cancel(prodErr)
 		}
 	}()
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range ch {
-				if ctx.Err() != nil {
-					continue // drain: the job is stopping
-				}
-				st.one(ctx, cancel, b)
-			}
-		}()
-	}
-	wg.Wait()
+	d := &dispatcher{st: st, ctx: ctx, cancel: cancel, n: n, ch: ch, results: make(chan result, n)}
+	d.run()
+	// The producer is done: it closed ch after setting prodErr.
 	if parent.Err() != nil {
 		return fmt.Errorf("classify: interrupted: %w", context.Cause(parent))
 	}
@@ -524,25 +598,276 @@ func (st *runState) rejectedAck(b Batch) {
 		"journal", st.r.Journal, "group", b.Classification.String(), "batch", b.Seq)
 }
 
-// one sends a batch and books the outcome.
-func (st *runState) one(ctx context.Context, cancel context.CancelCauseFunc, b Batch) {
-	r := st.r
+// pending is a batch on its way: sent once or more, or waiting to be sent again after
+// a transient failure.
+type pending struct {
+	b     Batch
+	sends int // calls made for it so far
+	lone  int // transient failures at moments Kentik answered other calls
+}
+
+// result is the outcome of one call.
+type result struct {
+	p          *pending
+	err        error
+	start, end time.Time
+}
+
+// dispatcher decides what is sent when: at full pace (up to n calls in flight, the
+// batches to send again first), or, during an outage, one probe at a time on the
+// outage policy's backoff. It runs on one goroutine, which alone books the outcomes.
+type dispatcher struct {
+	st      *runState
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	n       int
+	ch      <-chan Batch
+	results chan result // buffered for n: a call never waits to report
+
+	chClosed bool
+	inflight int
+	queue    []*pending // batches to send again, oldest first
+	out      *outageState
+}
+
+// halted reports whether nothing more is to be sent: the job was interrupted or
+// stopped, or an outage outlasted the budget.
+func (d *dispatcher) halted() bool { return d.ctx.Err() != nil || d.out.stopped }
+
+// canSend reports whether a call may start now.
+func (d *dispatcher) canSend() bool {
+	if d.out.active {
+		return d.inflight == 0 && d.out.probeDue
+	}
+	return d.inflight < d.n
+}
+
+func (d *dispatcher) run() {
+	d.out = newOutageState(d.st.r)
+	defer d.out.stopTimers()
+	for {
+		halted := d.halted()
+		if d.chClosed && d.inflight == 0 && (halted || len(d.queue) == 0) {
+			return
+		}
+		if !halted && d.canSend() {
+			if p := d.pick(); p != nil {
+				d.launch(p)
+				continue
+			}
+		}
+		var in <-chan Batch
+		if !d.chClosed && (halted || d.canSend()) {
+			in = d.ch // when halted, to drain what the producer still sends
+		}
+		var done <-chan struct{}
+		if !halted {
+			done = d.ctx.Done()
+		}
+		select {
+		case b, ok := <-in:
+			switch {
+			case !ok:
+				d.chClosed = true
+			case halted:
+				d.unsent(b)
+			default:
+				d.launch(&pending{b: b})
+			}
+		case res := <-d.results:
+			d.inflight--
+			d.book(res)
+		case <-d.out.timerC():
+			d.out.scheduled, d.out.probeDue = false, true
+		case <-d.out.tickerC():
+			d.st.report()
+		case <-done:
+		}
+	}
+}
+
+// pick returns the batch to send next when one is ready: at full pace, the oldest batch
+// to send again; during an outage, a new batch if one is ready, so that a batch that
+// alone keeps failing does not keep the job waiting, else the oldest to send again.
+// nil means: take the next new batch when it comes.
+func (d *dispatcher) pick() *pending {
+	if d.out.active && !d.chClosed {
+		select {
+		case b, ok := <-d.ch:
+			if ok {
+				return &pending{b: b}
+			}
+			d.chClosed = true
+		default:
+		}
+	}
+	if len(d.queue) == 0 {
+		return nil
+	}
+	p := d.queue[0]
+	d.queue[0] = nil
+	d.queue = d.queue[1:]
+	return p
+}
+
+// launch starts a call for p.
+func (d *dispatcher) launch(p *pending) {
+	st := d.st
+	d.inflight++
+	if d.out.active {
+		d.out.probes++
+		d.out.probeDue = false
+	}
 	t0 := time.Now()
 	st.mu.Lock()
 	if st.firstStart.IsZero() {
 		st.firstStart = t0
 	}
+	if p.sends > 0 {
+		st.s.Resent++
+	}
 	st.mu.Unlock()
-	cctx, done := r.callCtx(ctx)
-	_, err := r.Client.ManualClassify(cctx, b.Request(b.IDs), r.CallOptions...)
-	done()
-	t1 := time.Now()
-	if err != nil && ctx.Err() != nil {
+	p.sends++
+	go func() {
+		cctx, done := st.r.callCtx(d.ctx)
+		_, err := st.r.Client.ManualClassify(cctx, p.b.Request(p.b.IDs), st.r.CallOptions...)
+		done()
+		d.results <- result{p: p, err: err, start: t0, end: time.Now()}
+	}()
+}
+
+// book books the outcome of a call.
+func (d *dispatcher) book(res result) {
+	if res.err != nil && d.ctx.Err() != nil {
 		return // interrupted: the batch stays unsent (and unjournaled)
 	}
+	o := d.out
+	switch {
+	case res.err != nil && o.enabled() && !o.stopped && transient(res.err):
+		if d.transient(res) {
+			d.probeOrStop()
+			d.st.report()
+			return
+		}
+	case o.active && res.start.Before(o.start):
+		// An answer to a call sent before the outage began: Kentik may have handled it
+		// before it went away, so it ends nothing.
+	default:
+		o.streak = 0
+		if o.active {
+			d.endOutage(res.end)
+		}
+	}
+	d.st.booked(d.cancel, res)
+	d.probeOrStop()
+}
+
+// transient books a transient failure while the outage budget lasts: the batch is kept
+// to be sent again, and an outage begins if none is under way. It returns false when the
+// batch fails for good instead.
+func (d *dispatcher) transient(res result) bool {
+	o, p := d.out, res.p
+	if o.streak == 0 {
+		p.lone++
+	}
+	o.streak++
+	if p.lone >= maxLoneFailures {
+		d.st.r.logger().Warn("a batch keeps failing while Kentik answers other calls: giving it up",
+			"group", p.b.Classification.String(), "batch", p.b.Seq, "failures", p.lone)
+		return false
+	}
+	d.queue = append(d.queue, p)
+	o.lastErr = res.err
+	if !o.active {
+		d.beginOutage(res.start)
+	}
+	return true
+}
+
+// probeOrStop schedules the next probe of an outage once no call is in flight, or stops
+// the job when the budget is spent.
+func (d *dispatcher) probeOrStop() {
+	o := d.out
+	if !o.active || d.inflight > 0 || o.scheduled || o.probeDue {
+		return
+	}
+	now := time.Now()
+	if !now.Before(o.deadline()) {
+		d.stopOutage(now)
+		return
+	}
+	o.schedule(now, o.lastErr)
+	d.st.mu.Lock()
+	d.st.outageEvery = o.every
+	d.st.mu.Unlock()
+}
+
+func (d *dispatcher) beginOutage(t time.Time) {
+	st, o := d.st, d.out
+	o.begin(t)
+	st.mu.Lock()
+	st.s.Outages++
+	st.outageStart = o.start
+	st.mu.Unlock()
+	st.r.logger().Info("Kentik unreachable: the job stops sending and probes with one call at a time",
+		"since", o.start, "outage_budget", o.budget)
+}
+
+func (d *dispatcher) endOutage(t time.Time) {
+	st := d.st
+	dur := d.out.finish(t)
+	st.mu.Lock()
+	st.s.OutageTime += dur
+	st.outageStart, st.outageEvery = time.Time{}, 0
+	st.mu.Unlock()
+	st.r.logger().Info("Kentik reachable again: the job resumes at full pace", "outage", dur.Round(time.Millisecond))
+}
+
+// stopOutage stops the job: the outage outlasted the budget. The batches waiting to be
+// sent again fail (to the failed file); those the producer still sends go there too,
+// unsent (see unsent).
+func (d *dispatcher) stopOutage(now time.Time) {
+	st, o := d.st, d.out
+	st.r.logger().Warn("Kentik unreachable for longer than the outage budget: the job stops",
+		"outage", now.Sub(o.start).Round(time.Millisecond), "outage_budget", o.budget)
+	d.endOutage(now)
+	o.stopped = true
+	st.mu.Lock()
+	st.outageStopped = true
+	st.mu.Unlock()
+	for _, p := range d.queue {
+		st.mu.Lock()
+		st.s.Sent++ // its last call failed
+		err := st.fail(p.b)
+		st.mu.Unlock()
+		if err != nil {
+			d.cancel(err)
+			break
+		}
+	}
+	d.queue = nil
+	d.st.report()
+}
+
+// unsent takes a batch the producer sent after the job halted: after an outage stop its
+// rows go to the failed file (the job's remaining rows, as a plan to run again); after
+// an interruption it is left alone (the journal resumes it).
+func (d *dispatcher) unsent(b Batch) {
+	if !d.out.stopped || d.ctx.Err() != nil {
+		return
+	}
+	if err := d.st.fw.write(b.Classification, b.IDs); err != nil {
+		d.cancel(fmt.Errorf("classify: writing the failed file: %w", err))
+	}
+}
+
+// booked books the final outcome of a batch's call: acknowledged (journaled), refused
+// credentials (the job stops), or failed for good (the failed file).
+func (st *runState) booked(cancel context.CancelCauseFunc, res result) {
+	r, b, err := st.r, res.p.b, res.err
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.lastEnd = t1
+	st.lastEnd = res.end
 	st.s.Sent++
 	switch {
 	case err == nil:
@@ -560,18 +885,37 @@ func (st *runState) one(ctx context.Context, cancel context.CancelCauseFunc, b B
 		cancel(fmt.Errorf("%w: %w", ErrStopped, err))
 		return
 	default:
-		st.s.Failed += len(b.IDs)
-		st.s.FailedBatches++
-		st.failedKeys[batchKey{b.Group, b.Seq}] = true
 		r.logger().Warn("batch failed", "group", b.Classification.String(), "batch", b.Seq, "interfaces", len(b.IDs), "err", err)
-		if ferr := st.fw.write(b.Classification, b.IDs); ferr != nil {
-			cancel(fmt.Errorf("classify: writing the failed file: %w", ferr))
+		if ferr := st.fail(b); ferr != nil {
+			cancel(ferr)
 			return
 		}
 	}
 	if r.Progress != nil {
 		r.Progress(st.progressLocked())
 	}
+}
+
+// fail books a batch that failed for good and writes its rows to the failed file. The
+// caller holds st.mu.
+func (st *runState) fail(b Batch) error {
+	st.s.Failed += len(b.IDs)
+	st.s.FailedBatches++
+	st.failedKeys[batchKey{b.Group, b.Seq}] = true
+	if err := st.fw.write(b.Classification, b.IDs); err != nil {
+		return fmt.Errorf("classify: writing the failed file: %w", err)
+	}
+	return nil
+}
+
+// report calls Progress, when set, between outcomes.
+func (st *runState) report() {
+	if st.r.Progress == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.r.Progress(st.progressLocked())
 }
 
 func (st *runState) progress() Progress {
@@ -593,6 +937,12 @@ func (st *runState) progressLocked() Progress {
 	pr.FailedRequests = s.FailedBatches
 	if st.r.Retries != nil {
 		pr.Retries = st.r.Retries() - st.retries0
+	}
+	pr.Outages, pr.OutageTime, pr.Resent = s.Outages, s.OutageTime, s.Resent
+	if !st.outageStart.IsZero() {
+		pr.Unreachable = max(time.Since(st.outageStart), 0)
+		pr.OutageTime += pr.Unreachable
+		pr.RetryEvery = st.outageEvery
 	}
 	if !st.firstStart.IsZero() && s.Sent > 0 {
 		span := st.lastEnd.Sub(st.firstStart)

@@ -2,6 +2,7 @@ package kentikprom
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +27,9 @@ import (
 //	kentik_classify_rate_requests_per_second   gauge: the rate achieved so far
 //	kentik_classify_eta_seconds                gauge: the time left, estimated (0 when unknown or done)
 //	kentik_classify_elapsed_seconds            gauge: time since the run started
+//	kentik_classify_outage_seconds_total       time spent waiting outages of Kentik out, the one under way included (classify.Runner.OutageBudget)
+//	kentik_classify_outages_total              outages the job waited out, or stopped in
+//	kentik_classify_requests_resent_total      requests sent again after a transient failure, probes included
 //
 // The counters keep counting across the runs one JobMetrics observes (a run that
 // starts again from zero adds to them). It is safe for concurrent use.
@@ -35,6 +39,9 @@ type JobMetrics struct {
 	// base holds what earlier runs counted, so that the counters never go down.
 	baseSent, baseFailed int
 	baseRetries          int64
+	baseOutages          int
+	baseResent           int
+	baseOutageTime       time.Duration
 }
 
 var (
@@ -48,6 +55,9 @@ var (
 	descRate           = jobDesc("rate_requests_per_second", "ManualClassify requests per second achieved so far.")
 	descETA            = jobDesc("eta_seconds", "Estimated time left (0 when unknown or done).")
 	descElapsed        = jobDesc("elapsed_seconds", "Time since the run started.")
+	descOutageSeconds  = jobDesc("outage_seconds_total", "Time spent waiting outages of Kentik out, the one under way included.")
+	descOutages        = jobDesc("outages_total", "Outages of Kentik the job waited out, or stopped in.")
+	descResent         = jobDesc("requests_resent_total", "ManualClassify requests sent again after a transient failure, probes included.")
 )
 
 func jobDesc(name, help string) *prometheus.Desc {
@@ -76,6 +86,9 @@ func (j *JobMetrics) Observe(p classify.Progress) {
 		j.baseSent += j.last.Requests
 		j.baseFailed += j.last.FailedRequests
 		j.baseRetries += j.last.Retries
+		j.baseOutages += j.last.Outages
+		j.baseResent += j.last.Resent
+		j.baseOutageTime += j.last.OutageTime
 	}
 	j.last = p
 }
@@ -83,7 +96,7 @@ func (j *JobMetrics) Observe(p classify.Progress) {
 // Describe implements prometheus.Collector.
 func (j *JobMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInterfaces, descDone, descFailed, descPlanned, descSent,
-		descRequestsFailed, descRetries, descRate, descETA, descElapsed} {
+		descRequestsFailed, descRetries, descRate, descETA, descElapsed, descOutageSeconds, descOutages, descResent} {
 		ch <- d
 	}
 }
@@ -95,6 +108,9 @@ func (j *JobMetrics) Collect(ch chan<- prometheus.Metric) {
 	sent := float64(j.baseSent + p.Requests)
 	failed := float64(j.baseFailed + p.FailedRequests)
 	retries := float64(j.baseRetries + p.Retries)
+	outageSec := (j.baseOutageTime + p.OutageTime).Seconds()
+	outages := float64(j.baseOutages + p.Outages)
+	resent := float64(j.baseResent + p.Resent)
 	j.mu.Unlock()
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
@@ -112,4 +128,7 @@ func (j *JobMetrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRate, p.Rate)
 	gauge(descETA, p.ETA.Seconds())
 	gauge(descElapsed, p.Elapsed.Seconds())
+	counter(descOutageSeconds, outageSec)
+	counter(descOutages, outages)
+	counter(descResent, resent)
 }

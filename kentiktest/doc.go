@@ -25,7 +25,8 @@
 // gRPC reflection and the health service are served without credentials and without
 // counting against limits, so grpcurl and `buf curl` work out of the box.
 //
-// Tests can inject faults (FailNext, SetErrorRate, SetLatency), inspect the store
+// Tests can inject faults (FailNext, SetErrorRate, SetLatency, and an Outage: every call
+// answered UNAVAILABLE, or connections refused, for a while), inspect the store
 // (Interface, AllInterfaces), the counters (Stats, including the most concurrent calls
 // and the fullest rolling window the limiter ever saw) and what each call carried
 // (Requests, WithRequestHook).

@@ -44,12 +44,17 @@ func (s *Server) authenticate(emails, tokens []string, emailKey, tokenKey string
 
 // gate runs the steps every authenticated call goes through before its handler: the
 // class's rate-limit enforcer (rejection, or a soft-limit delay honouring ctx), then the
-// injected latency and faults. On success the caller must call done once it answered.
+// injected latency and faults. An OutageUnavailable outage refuses the call first. On
+// success the caller must call done once it answered.
 //
 // Authentication comes before the limiter because Kentik counts limits per customer: a
 // call without valid credentials cannot be attributed to anyone, so it neither uses up
 // nor is refused by a customer's limits.
 func (s *Server) gate(ctx context.Context, c *apiClass, method string) (done func(), r *refusal) {
+	if s.outage.unavailable.Load() {
+		c.reject(RejectOutage)
+		return nil, &refusal{code: codes.Unavailable, msg: "kentiktest: the service is unavailable (an outage: Server.Outage)"}
+	}
 	d, done := c.currentEnforcer().Admit(time.Now())
 	if !d.Allowed {
 		reason := rejectReason(d.Reason)

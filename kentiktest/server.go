@@ -31,6 +31,7 @@ type Server struct {
 	grpcAPI *apiClass
 	v5API   *apiClass
 	faults  *faults
+	outage  *outage
 	reqs    *requestLog
 
 	unknownIDs atomic.Int64
@@ -68,6 +69,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		grpcAPI: newAPIClass("grpc", cf.grpcPolicy),
 		v5API:   newAPIClass("v5", cf.v5Policy),
 		faults:  newFaults(cf.faultSeed),
+		outage:  newOutage(cf.logger),
 		reqs:    newRequestLog(cf.requestLog),
 		quit:    make(chan struct{}),
 	}
@@ -98,6 +100,8 @@ func NewServer(opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("kentiktest: HTTP listener: %w", err)
 		}
 	}
+	s.grpcLis = s.outage.wrap(s.grpcLis, cf.grpcListener == nil)
+	s.httpLis = s.outage.wrap(s.httpLis, cf.httpListener == nil)
 
 	s.grpcServer = s.newGRPCServer()
 	s.v5Handler = s.newV5Handler()
@@ -155,6 +159,7 @@ const closeTimeout = 5 * time.Second
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		s.outage.close()
 		s.health.Shutdown()
 		s.grpcServer.Stop() // waits for handlers: see grpc.WaitForHandlers in newGRPCServer
 		// http.Server.Close does not wait for handlers; Shutdown does, and they end
@@ -295,9 +300,12 @@ func (s *Server) SetLatency(method string, d time.Duration) error {
 	return nil
 }
 
-// ClearFaults removes every FailNext, SetErrorRate and SetLatency rule and reseeds the
-// error-rate generator.
-func (s *Server) ClearFaults() { s.faults.reset(s.cfg.faultSeed) }
+// ClearFaults removes every FailNext, SetErrorRate and SetLatency rule, ends an Outage,
+// and reseeds the error-rate generator.
+func (s *Server) ClearFaults() {
+	s.faults.reset(s.cfg.faultSeed)
+	s.outage.end(0)
+}
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {

@@ -16,6 +16,7 @@ const (
 	RejectRateLimit       = "rate-limit"      // over a hard or hourly window
 	RejectFault           = "fault"           // failed on purpose by FailNext or SetErrorRate
 	RejectCanceled        = "canceled"        // the caller gave up during a soft-limit delay or injected latency
+	RejectOutage          = "outage"          // answered UNAVAILABLE (HTTP 503) during an OutageUnavailable outage
 )
 
 // Stats is a snapshot of what the fake has seen since it started (or since ResetStats).

@@ -40,6 +40,7 @@ type classifyFlags struct {
 	metrics     metricsFlags
 	missingFile string
 	spoolLimit  string
+	outage      time.Duration // --outage-budget
 }
 
 func newClassifyCmd(g *Globals) *cobra.Command {
@@ -71,6 +72,13 @@ interfaces the server does not have are written to --missing-file (PLAN.missing 
 default) instead. Refused credentials stop the job at once. The exit code is 1 when
 anything was not classified.
 
+When Kentik cannot be reached (UNAVAILABLE, connection errors, calls that time out,
+rate-limit refusals, after the client's own retries), the job does not fail the batches
+it sent: it stops sending, probes with one request at a time (after 1 s, 2 s, 4 s, 8 s,
+then every 10 s), and resumes at full pace once Kentik answers. An outage longer than
+--outage-budget (default 10m; 0 fails the batches at once instead) stops the job: the
+rows not classified go to the failed file, and --journal resumes it.
+
 A plan from stdin, a pipe or a device is copied to a temporary file first, at most
 --spool-limit bytes.
 
@@ -100,6 +108,7 @@ while the job runs.`,
 	o.metrics.add(f)
 	f.StringVar(&o.missingFile, "missing-file", "", "where --verify writes the rows of interfaces that do not exist (default PLAN.missing)")
 	f.StringVar(&o.spoolLimit, "spool-limit", formatSize(classify.DefaultMaxSpool), "the most a plan from stdin, a pipe or a device may hold (it is copied to a temporary file first), e.g. 500MB, 4GiB")
+	f.DurationVar(&o.outage, "outage-budget", classify.DefaultOutageBudget, "how long the job waits out an outage of Kentik before it stops (0: fail the batches sent during one)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -147,6 +156,9 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	if err != nil || spoolLimit <= 0 {
 		return usagef("--spool-limit %q: want a positive size, e.g. 500MB or 4GiB", o.spoolLimit)
 	}
+	if o.outage < 0 {
+		return usagef("--outage-budget %s: want 0 (do not wait outages out) or a positive duration", o.outage)
+	}
 	opts := classify.Options{Format: format, BatchSize: o.batchSize, SkipInvalid: o.skipInvalid, RejectFile: o.rejectFile, MaxSpool: spoolLimit}
 	var plan *classify.Plan
 	if o.file == "-" {
@@ -175,13 +187,14 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 	policy := g.Policy()
 	r := &classify.Runner{
-		Journal:     o.journal,
-		FailedFile:  o.failedFile,
-		MissingFile: o.missingFile,
-		Verify:      o.verify,
-		Policy:      policy,
-		Logger:      g.Logger,
-		CallTimeout: g.Timeout,
+		Journal:      o.journal,
+		FailedFile:   o.failedFile,
+		MissingFile:  o.missingFile,
+		Verify:       o.verify,
+		Policy:       policy,
+		Logger:       g.Logger,
+		CallTimeout:  g.Timeout,
+		OutageBudget: o.outage,
 	}
 	if o.dryRun {
 		s, err := r.DryRun(ctx, plan)
@@ -261,6 +274,13 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	}
 	if runErr != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w; use --journal next time to make the job resumable", runErr)
+	}
+	if errors.Is(runErr, classify.ErrOutage) {
+		hint := "allow a longer --outage-budget"
+		if o.journal == "" {
+			hint += ", and use --journal to make the job resumable"
+		}
+		return fmt.Errorf("%w (--outage-budget %s: %s)", runErr, o.outage, hint)
 	}
 	return runErr
 }
@@ -435,6 +455,10 @@ func printSummary(w io.Writer, s *classify.Summary) {
 		row("requests", "%d sent, %d retries", s.Sent, *s.Retries)
 	} else {
 		row("requests", "%d sent (retries not counted)", s.Sent)
+	}
+	if s.Outages > 0 || s.Resent > 0 {
+		row("outages", "%d, %s waited out (budget %s); %d request%s sent again after transient failures",
+			s.Outages, s.OutageTime.Round(10*time.Millisecond), s.OutageBudget, s.Resent, plural(s.Resent))
 	}
 	if s.Failed > 0 || s.FailedBatches > 0 {
 		row("failed", "%d interfaces in %d batches", s.Failed, s.FailedBatches)

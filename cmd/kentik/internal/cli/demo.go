@@ -29,6 +29,7 @@ type demoFlags struct {
 	speedup    float64
 	seed       int64
 	metrics    metricsFlags
+	outage     outageFlags
 }
 
 // demoGroups is how the demo plan classifies the fake's interfaces, in turn.
@@ -53,11 +54,16 @@ with time compressed --speedup times, so the pacing, the progress line and the s
 in well under a minute. Then it verifies the result and shows the fake's own count: the
 most calls it saw in any window against the hard limit, and its rejections (0).
 
+With --outage-for D the fake plays an outage of Kentik for D, --outage-after after the
+job starts (see kentik fake): the job stops sending, probes, and resumes when the fake is
+back, with no batch lost (client retries and probes run at real time).
+
 Nothing leaves the machine: the fake listens on 127.0.0.1 and the plan lives in a
 temporary directory.`,
 		Example: `  kentik demo
   kentik demo --interfaces 50000 --batch-size 250
-  kentik demo --speedup 60 -o json`,
+  kentik demo --speedup 60 -o json
+  kentik demo --outage-after 3s --outage-for 20s --outage-mode refuse`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g, o)
@@ -69,12 +75,14 @@ temporary directory.`,
 	f.Float64Var(&o.speedup, "speedup", 30, "how many times faster than real time the limits run")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the fake's interfaces")
 	o.metrics.add(f)
+	o.outage.add(f)
 	return cmd
 }
 
 // demoReport is the fake's view of the run, as -o json prints it.
 type demoReport struct {
 	ManualClassifyCalls int            `json:"manual_classify_calls"`
+	OutageRefused       int            `json:"outage_refused,omitempty"` // ManualClassify calls answered UNAVAILABLE by the played outage
 	ListInterfaceCalls  int            `json:"list_interface_calls"`
 	Rejected            map[string]int `json:"rejected"`
 	Delayed             int            `json:"delayed"`
@@ -100,6 +108,10 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		return usagef("--speedup %g: want 1 to 1000", o.speedup)
 	}
 	if err := o.metrics.check(); err != nil {
+		return err
+	}
+	outageMode, err := o.outage.check()
+	if err != nil {
 		return err
 	}
 	out := g.Stderr // the story goes to stderr; -o json puts the result alone on stdout
@@ -176,11 +188,19 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		Progress:   progress,
 		Retries:    retries.Load,
 		Logger:     g.Logger,
+
+		OutageBudget: classify.DefaultOutageBudget,
 	}
+	if desc := o.outage.String(); desc != "" {
+		fmt.Fprintf(out, "the fake will play an outage: %s\n\n", desc)
+	}
+	stopOutage := o.outage.start(srv, outageMode, pp.Say) // between the progress lines
 	s, runErr := r.Run(ctx, plan)
+	stopOutage()
 	st := srv.Stats()
 	rep := demoReport{
 		ManualClassifyCalls: st.GRPC.Calls["ManualClassify"],
+		OutageRefused:       st.GRPC.Rejected[kentiktest.RejectOutage],
 		ListInterfaceCalls:  st.GRPC.Calls["ListInterface"],
 		Rejected:            st.GRPC.Rejected,
 		Delayed:             st.GRPC.Delayed,
@@ -194,8 +214,10 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		}
 	}
 	rejected := 0
-	for _, n := range rep.Rejected {
-		rejected += n
+	for reason, n := range rep.Rejected {
+		if reason != kentiktest.RejectOutage { // played on purpose, not a limit
+			rejected += n
+		}
 	}
 
 	if g.JSON() {
@@ -212,6 +234,9 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		printSummary(out, s)
 		fmt.Fprintf(out, "\nthe fake's view:\n")
 		fmt.Fprintf(out, "  ManualClassify calls   %d (plan: %d)\n", rep.ManualClassifyCalls, plan.Requests())
+		if rep.OutageRefused > 0 {
+			fmt.Fprintf(out, "  refused by the outage  %d\n", rep.OutageRefused)
+		}
 		fmt.Fprintf(out, "  ListInterface calls    %d (verification)\n", rep.ListInterfaceCalls)
 		for _, w := range rep.WindowPeaks {
 			fmt.Fprintf(out, "  max calls in a window  %d of %d allowed (%s)\n", w.Peak, w.Limit, w.Window)
@@ -226,8 +251,13 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 	if rep.Exceeded || rejected > 0 {
 		return errors.New("demo: the fake saw its limits exceeded")
 	}
-	if rep.ManualClassifyCalls != plan.Requests() {
+	handled := rep.ManualClassifyCalls - rep.OutageRefused
+	switch {
+	case o.outage.dur <= 0 && handled != plan.Requests():
 		return fmt.Errorf("demo: the fake saw %d ManualClassify calls for %d planned", rep.ManualClassifyCalls, plan.Requests())
+	case handled < plan.Requests() || handled > plan.Requests()+policy.Concurrency:
+		// A refusing outage cuts the calls in flight: those may be sent again.
+		return fmt.Errorf("demo: the fake handled %d ManualClassify calls for %d planned, %d in flight at most", handled, plan.Requests(), policy.Concurrency)
 	}
 	return nil
 }

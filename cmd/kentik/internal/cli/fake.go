@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/kentiktest"
@@ -29,6 +31,7 @@ type fakeFlags struct {
 	v5RateLimit string
 	listenAny   bool
 	metrics     metricsFlags
+	outage      outageFlags
 }
 
 func newFakeCmd(g *Globals) *cobra.Command {
@@ -53,9 +56,15 @@ JSON document on stdout, for scripts that start it on port 0.
 
 With --metrics-listen ADDR it serves what it saw for Prometheus at http://ADDR/metrics:
 calls, rejections and soft-limit delays per API, and the fullest rolling window against
-its limit.`,
+its limit.
+
+With --outage-for D it plays an outage of Kentik for D, --outage-after after it starts
+(at once by default): every call answered UNAVAILABLE (HTTP 503), or with
+--outage-mode refuse, every connection closed and new ones refused, the listeners
+opened again when it ends. Clients that must ride one out can be tried against it.`,
 		Example: `  kentik fake
   kentik fake --interfaces 1000000 --seed 7 --rate-limit "concurrency=1,60/2s,soft=20/2s:50ms"
+  kentik fake --outage-after 30s --outage-for 1m --outage-mode refuse
   KENTIK_EMAIL=demo@kentik.local KENTIK_API_TOKEN=kentiktest-token \
     KENTIK_GRPC_ENDPOINT=127.0.0.1:9090 kentik --plaintext interfaces list`,
 		Args: cobra.NoArgs,
@@ -71,7 +80,82 @@ its limit.`,
 	f.StringVar(&o.v5RateLimit, "v5-rate-limit", "", "rate-limit policy of the V5 API (default: the --rate-limit policy)")
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow non-loopback listen addresses (requires --email and --token)")
 	o.metrics.add(f)
+	o.outage.add(f)
 	return cmd
+}
+
+// outageFlags play an outage of the fake (kentik fake, kentik demo).
+type outageFlags struct {
+	after time.Duration
+	dur   time.Duration
+	mode  string
+}
+
+func (o *outageFlags) add(f *pflag.FlagSet) {
+	f.DurationVar(&o.after, "outage-after", 0, "when the outage of --outage-for begins, counted from the fake's start")
+	f.DurationVar(&o.dur, "outage-for", 0, "play an outage of Kentik that lasts this long (0: none)")
+	f.StringVar(&o.mode, "outage-mode", "unavailable", "unavailable: every call answered UNAVAILABLE (HTTP 503); refuse: connections closed and refused")
+}
+
+// check validates the flags and returns the mode.
+func (o outageFlags) check() (kentiktest.OutageMode, error) {
+	var mode kentiktest.OutageMode
+	switch o.mode {
+	case "unavailable":
+		mode = kentiktest.OutageUnavailable
+	case "refuse":
+		mode = kentiktest.OutageRefuse
+	default:
+		return 0, usagef("--outage-mode %q: want unavailable or refuse", o.mode)
+	}
+	switch {
+	case o.dur < 0 || o.after < 0:
+		return 0, usagef("--outage-for %s, --outage-after %s: want durations of 0 or more", o.dur, o.after)
+	case o.dur == 0 && o.after > 0:
+		return 0, usagef("--outage-after needs --outage-for (how long the outage lasts)")
+	}
+	return mode, nil
+}
+
+// String describes the outage, "" when there is none.
+func (o outageFlags) String() string {
+	if o.dur <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s for %s, %s after the start", o.mode, o.dur, o.after)
+}
+
+// start plays the outage on srv, if any, at its time, telling say (a line) when it
+// begins and ends; stop cancels what has not happened yet, and say is not called after
+// it returns.
+func (o outageFlags) start(srv *kentiktest.Server, mode kentiktest.OutageMode, say func(string)) (stop func()) {
+	if o.dur <= 0 {
+		return func() {}
+	}
+	var (
+		mu      sync.Mutex
+		stopped bool
+	)
+	tell := func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			say(line)
+		}
+	}
+	begin := time.AfterFunc(o.after, func() {
+		if err := srv.Outage(o.dur, mode); err == nil {
+			tell(fmt.Sprintf("kentik fake: outage (%s) for %s", o.mode, o.dur))
+		}
+	})
+	end := time.AfterFunc(o.after+o.dur, func() { tell("kentik fake: outage over") })
+	return func() {
+		begin.Stop()
+		end.Stop()
+		mu.Lock() // a line being written is written before stop returns, none after
+		stopped = true
+		mu.Unlock()
+	}
 }
 
 // fakeCheckListen checks a listen address, HOST:PORT with a port from 0 to 65535, and
@@ -107,6 +191,10 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 		}
 	}
 	if err := o.metrics.check(); err != nil {
+		return err
+	}
+	outageMode, err := o.outage.check()
+	if err != nil {
 		return err
 	}
 	creds := g.Credentials()
@@ -172,7 +260,10 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 	} else {
 		printFakeBanner(g.Stdout, s, o, defaultToken, metricsURL)
 	}
+	stopOutage := o.outage.start(s, outageMode, func(line string) { fmt.Fprintln(stopped, line) })
+	defer stopOutage()
 	<-ctx.Done()
+	stopOutage()
 	s.Close()
 	fmt.Fprintln(stopped, "kentik fake: stopped")
 	return nil
@@ -190,6 +281,7 @@ type fakeInfo struct {
 	Devices    int    `json:"devices"`
 	Seed       int64  `json:"seed"`
 	MetricsURL string `json:"metrics_url,omitempty"` // with --metrics-listen
+	Outage     string `json:"outage,omitempty"`      // with --outage-for: "refuse for 1m0s, 30s after the start"
 }
 
 func fakeJSON(s *kentiktest.Server, o fakeFlags, defaultToken bool) fakeInfo {
@@ -203,6 +295,7 @@ func fakeJSON(s *kentiktest.Server, o fakeFlags, defaultToken bool) fakeInfo {
 		Interfaces: s.NumInterfaces(),
 		Devices:    devices,
 		Seed:       o.seed,
+		Outage:     o.outage.String(),
 	}
 	if defaultToken {
 		info.Token = s.Credentials().Token
@@ -249,6 +342,9 @@ func printFakeBanner(w io.Writer, s *kentiktest.Server, o fakeFlags, defaultToke
 	fmt.Fprintf(w, "  interfaces             %d on %d devices (seed %d, generated in %v)\n", s.NumInterfaces(), devices, o.seed, took.Round(time.Millisecond))
 	if metricsURL != "" {
 		fmt.Fprintf(w, "  metrics                %s  (Prometheus: what the fake saw)\n", metricsURL)
+	}
+	if out := o.outage.String(); out != "" {
+		fmt.Fprintf(w, "  outage                 %s\n", out)
 	}
 	tokenShown := creds.Token
 	if defaultToken {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 
 // progressPrinter renders a classify job's progress reports. On a terminal it redraws
 // one status line (at most ten times a second); otherwise it writes a log line every
-// Every. Its Report method is the job's classify.Runner.Progress.
+// Every, and at once when Kentik becomes unreachable or reachable again. Its Report
+// method is the job's classify.Runner.Progress.
 type progressPrinter struct {
 	W     io.Writer
 	TTY   bool          // redraw one line (stderr is a terminal)
@@ -20,6 +22,10 @@ type progressPrinter struct {
 	mu   sync.Mutex
 	last time.Time
 	drew bool
+	// outageBase is the job's outage time when the outage under way began (the
+	// Unreachable of the previous report tells that one is under way).
+	outageBase  time.Duration
+	unreachable bool
 }
 
 // newProgressPrinter returns a printer writing to w; tty says whether w is a terminal.
@@ -39,6 +45,13 @@ func (pp *progressPrinter) Report(p classify.Progress) {
 	if pp.TTY {
 		every = 100 * time.Millisecond
 	}
+	line, event := pp.outageLine(p)
+	if event && !pp.TTY {
+		// Kentik went away or came back: say so now, not at the next log line.
+		pp.last = now
+		fmt.Fprintln(pp.W, line)
+		return
+	}
 	if !p.Final && !pp.last.IsZero() && now.Sub(pp.last) < every {
 		return
 	}
@@ -51,7 +64,9 @@ func (pp *progressPrinter) Report(p classify.Progress) {
 		return
 	}
 	pp.last = now
-	line := formatProgress(p)
+	if line == "" {
+		line = formatProgress(p)
+	}
 	if pp.TTY {
 		fmt.Fprintf(pp.W, "\r\x1b[K%s", line)
 		pp.drew = true
@@ -62,6 +77,56 @@ func (pp *progressPrinter) Report(p classify.Progress) {
 		return
 	}
 	fmt.Fprintln(pp.W, line)
+}
+
+// Say writes a line of its own between the progress lines (clearing the status line on
+// a terminal), safely from any goroutine.
+func (pp *progressPrinter) Say(line string) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.drew {
+		fmt.Fprint(pp.W, "\r\x1b[K")
+		pp.drew = false
+	}
+	fmt.Fprintln(pp.W, line)
+}
+
+// outageLine returns the line for a report during an outage, or the one that says it
+// ended ("" for other reports), and whether the report starts or ends an outage.
+func (pp *progressPrinter) outageLine(p classify.Progress) (line string, event bool) {
+	switch {
+	case p.Unreachable > 0 && !p.Final:
+		if !pp.unreachable {
+			pp.unreachable, pp.outageBase, event = true, p.OutageTime-p.Unreachable, true
+		}
+		line = fmt.Sprintf("classify: Kentik unreachable for %s", seconds(p.Unreachable))
+		if p.RetryEvery > 0 {
+			line += ", retrying every " + seconds(p.RetryEvery)
+		}
+		return line + fmt.Sprintf("; %d batch%s lost (%d/%d interfaces done)", p.FailedRequests, pluralES(p.FailedRequests), p.Done, p.Interfaces), event
+	case pp.unreachable:
+		pp.unreachable = false
+		if p.Final {
+			return "", false // the final line follows
+		}
+		return fmt.Sprintf("classify: Kentik reachable again after %s; %d batch%s lost, resuming", seconds(p.OutageTime-pp.outageBase), p.FailedRequests, pluralES(p.FailedRequests)), true
+	}
+	return "", false
+}
+
+// seconds renders d as "35 s", or "0.4 s" under ten seconds.
+func seconds(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.0f s", d.Seconds())
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", d.Seconds()), ".0") + " s"
+}
+
+func pluralES(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "es"
 }
 
 // formatProgress renders p as one line, e.g.
