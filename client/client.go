@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -295,6 +296,14 @@ func (s *settings) dialOptions(endpoint string, creds kentik.Credentials) []grpc
 		// grpc's transparent retry of requests that never left the client stays.
 		grpc.WithDisableServiceConfig(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecv)),
+		// grpc's reconnect backoff grows to two minutes by default: after a long outage
+		// a connection would come back up to two minutes after Kentik did, while a batch
+		// job waits (and spends its outage budget). Ten seconds at most keeps the
+		// reconnect attempts few and the recovery quick.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 10 * time.Second},
+			MinConnectTimeout: 20 * time.Second,
+		}),
 	}
 	if kentik.IsLoopback(endpoint) {
 		// Go's proxy rules (which grpc follows) skip only the lower-case
