@@ -1,19 +1,22 @@
-// Package client connects Go programs to Kentik's v6 gRPC APIs.
+// Package client connects Go programs to every public service of Kentik's v6 gRPC APIs.
 //
-// A Client owns one gRPC connection (or wraps one you give it) on which every
-// call carries the account's credentials, waits for a slot of the account's
-// rate-limit policy, is retried when that is safe, is logged if you asked for
-// it, and fails with a *Error that says what went wrong and what to do next:
+// A Client sends each call to the host that serves its service, over one
+// connection per host made on first use (or over a connection you give it), and
+// on every call it puts the account's credentials, waits for a slot of the
+// account's rate-limit policy, retries when the schema says that is safe, logs
+// if you asked for it, and fails with a *Error that says what went wrong and
+// what to do next:
 //
 //	c, err := client.New(ctx, client.WithRegion("eu"))
 //	if err != nil { ... }
 //	defer c.Close()
 //	resp, err := c.Interfaces().GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "42"})
+//	devices, err := devicev.NewDeviceServiceClient(c.Conn()).ListDevices(ctx, &devicev.ListDevicesRequest{})
 //
 // The interceptors are, from the outside in: yours (WithInterceptors), typed
 // errors, logging, retry, rate limit, and the removal of the API token from
 // any error message that echoes it; the credentials are per-RPC credentials of
-// the connection, so every attempt carries them. WithObserver sees inside
+// each connection, so every attempt carries them. WithObserver sees inside
 // them: limiter waits, push-backs, retries.
 package client
 
