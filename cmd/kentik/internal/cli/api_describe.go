@@ -267,6 +267,9 @@ func (w *schemaWriter) message(md protoreflect.MessageDescriptor, indent string)
 	if deprecated(md.Options()) {
 		fmt.Fprintf(&w.b, "%s// deprecated\n", indent)
 	}
+	if j := wktJSON[md.FullName()]; j != "" {
+		fmt.Fprintf(&w.b, "%s// in JSON: %s\n", indent, j)
+	}
 	var nested []protoreflect.MessageDescriptor
 	for i := range md.Messages().Len() {
 		if n := md.Messages().Get(i); !n.IsMapEntry() {
@@ -359,6 +362,27 @@ func (w *schemaWriter) enum(ed protoreflect.EnumDescriptor, indent string) {
 		fmt.Fprintf(&w.b, "%s  %s = %d%s;\n", indent, v.Name(), v.Number(), o)
 	}
 	fmt.Fprintf(&w.b, "%s}\n", indent)
+}
+
+// wktJSON says what JSON stands for the well-known types whose JSON form is not an
+// object of their fields.
+var wktJSON = map[protoreflect.FullName]string{
+	"google.protobuf.Timestamp":   `an RFC 3339 time in a string, e.g. "2024-05-01T12:00:00Z"`,
+	"google.protobuf.Duration":    `seconds with an s in a string, e.g. "1.5s"`,
+	"google.protobuf.FieldMask":   `field paths in lowerCamelCase in a string, separated by commas, e.g. "name,deviceIds"`,
+	"google.protobuf.Struct":      "any JSON object",
+	"google.protobuf.Value":       "any JSON value",
+	"google.protobuf.ListValue":   "any JSON array",
+	"google.protobuf.Any":         `an object with "@type" and the fields of that type`,
+	"google.protobuf.BoolValue":   "true or false, or null",
+	"google.protobuf.StringValue": "a string, or null",
+	"google.protobuf.BytesValue":  "base64 in a string, or null",
+	"google.protobuf.Int32Value":  "a number, or null",
+	"google.protobuf.UInt32Value": "a number, or null",
+	"google.protobuf.Int64Value":  "a number in a string, or null",
+	"google.protobuf.UInt64Value": "a number in a string, or null",
+	"google.protobuf.FloatValue":  "a number, or null",
+	"google.protobuf.DoubleValue": "a number, or null",
 }
 
 // deprecated reports whether options (of any kind of descriptor) set deprecated.

@@ -214,11 +214,10 @@ func wktError(md protoreflect.MessageDescriptor, raw json.RawMessage, path strin
 	if err == nil {
 		return nil
 	}
-	want := map[protoreflect.FullName]string{
-		"google.protobuf.Timestamp": ` (an RFC 3339 time in a string, e.g. "2024-05-01T12:00:00Z")`,
-		"google.protobuf.Duration":  ` (seconds with an s in a string, e.g. "1.5s")`,
-		"google.protobuf.FieldMask": ` (field paths in lowerCamelCase in a string, separated by commas, e.g. "name,deviceIds")`,
-	}[md.FullName()]
+	want := ""
+	if j := wktJSON[md.FullName()]; j != "" {
+		want = " (" + j + ")"
+	}
 	return &requestError{Path: path, Reason: fmt.Sprintf("not a %s%s: %s", md.FullName(), want, cleanProtoError(err, true))}
 }
 
@@ -319,7 +318,27 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 func zeroJSON(fd protoreflect.FieldDescriptor) []byte {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return []byte("null")
+		md := fd.Message()
+		if !opaqueWKT(md) {
+			return []byte("{}")
+		}
+		switch md.Name() {
+		case "Timestamp":
+			return []byte(`"1970-01-01T00:00:00Z"`)
+		case "Duration":
+			return []byte(`"0s"`)
+		case "FieldMask", "StringValue", "BytesValue":
+			return []byte(`""`)
+		case "BoolValue":
+			return []byte("false")
+		case "Value":
+			return []byte("null")
+		case "ListValue":
+			return []byte("[]")
+		case "Any", "Struct":
+			return []byte("{}")
+		}
+		return []byte("0")
 	case protoreflect.StringKind, protoreflect.BytesKind:
 		return []byte(`""`)
 	case protoreflect.BoolKind:
