@@ -45,7 +45,7 @@ request that is not valid JSON for the method).`,
 		Example: `  kentik api call ListInterface -d '{"filters": {"connectivityTypes": ["CONNECTIVITY_TYPE_TRANSIT"]}}'
   kentik api call InterfaceService.ManualClassify -d @classify.json
   echo '{"id": "1000053"}' | kentik api call GetInterface -d @-
-  kentik api call /kentik.mkp.v202407.TenantService/ListTenants`,
+  kentik api call /kentik.mkp.v202407.TenantService/ListTenant`,
 		Args: positionalArgs,
 		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
