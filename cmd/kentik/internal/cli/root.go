@@ -237,6 +237,7 @@ func newRoot(g *Globals) *cobra.Command {
 	f.BoolVar(&g.LimiterFallback, "limiter-fallback", false, "when the --limiter Redis cannot be reached, go on with this process's own limiter (logged) instead of failing")
 	root.MarkFlagsMutuallyExclusive("token", "token-file")
 	root.AddCommand(newInterfacesCmd(g), newTenantsCmd(g), newFakeCmd(g), newDemoCmd(g), newVersionCmd(g), newAuthCmd(g))
+	root.AddCommand(newAPICmd(g))
 	g.registerCompletions(root)
 	return root
 }
