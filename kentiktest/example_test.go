@@ -78,5 +78,5 @@ func ExampleServer_FailNext() {
 	}
 	// Method names are checked.
 	fmt.Println(s.FailNext("ManualClasify", 1, codes.Unavailable))
-	// Output: kentiktest: unknown method "ManualClasify" (want one of *, CreateInterface, DeleteInterface, GetInterface, ListInterface, ManualClassify, TenantInfo, TenantList, TenantUserCreate, TenantUserDelete, UpdateInterface, or a full gRPC method name)
+	// Output: kentiktest: unknown method "ManualClasify" (want one of *, CreateInterface, DeleteInterface, GetInterface, ListInterface, ManualClassify, TenantInfo, TenantList, TenantUserCreate, TenantUserDelete, UpdateInterface, or any public v6 method by full gRPC name)
 }

@@ -39,6 +39,7 @@ type config struct {
 	hook         func(Request)
 	tenants      []Tenant
 	tenantsSet   bool
+	programs     []program
 }
 
 func defaultConfig() config {

@@ -33,6 +33,9 @@ type Server struct {
 	faults  *faults
 	reqs    *requestLog
 
+	programs programs           // Handle, Respond and their options
+	builtins map[string]Handler // the fake's own implementations, by full method
+
 	unknownIDs atomic.Int64
 	devices    int
 	seedTime   time.Duration
@@ -71,6 +74,10 @@ func NewServer(opts ...Option) (*Server, error) {
 		reqs:    newRequestLog(cf.requestLog),
 		quit:    make(chan struct{}),
 	}
+	for _, p := range cf.programs {
+		s.programs.set(p.full, p.h)
+	}
+	s.builtins = s.builtinHandlers()
 	ts := defaultTenants()
 	if cf.tenantsSet {
 		ts = cf.tenants
