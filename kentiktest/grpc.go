@@ -3,6 +3,7 @@ package kentiktest
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,13 +65,19 @@ func (s *Server) newGRPCServer() *grpc.Server {
 func (s *Server) observeGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	method := methodKey(info.FullMethod)
 	md, _ := metadata.FromIncomingContext(ctx)
-	s.record(Request{
+	r := Request{
 		API:       "grpc",
 		Method:    method,
 		Header:    md.Copy(),
 		UserAgent: strings.Join(md.Get("user-agent"), " "),
 		Time:      time.Now(),
-	})
+	}
+	if slices.Contains(md.Get(restMarker), "rest") { // through the fake's REST mapping
+		r.API = "rest"
+		r.UserAgent = strings.Join(md.Get(gatewayUserAgent), " ")
+		delete(r.Header, restMarker)
+	}
+	s.record(r)
 	defer s.grpcAPI.received(method)()
 	return handler(ctx, req)
 }

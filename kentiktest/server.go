@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,12 +41,14 @@ type Server struct {
 	devices    int
 	seedTime   time.Duration
 
-	grpcServer *grpc.Server
-	health     *health.Server
-	httpServer *http.Server
-	v5Handler  http.Handler
-	grpcLis    net.Listener
-	httpLis    net.Listener
+	grpcServer  *grpc.Server
+	health      *health.Server
+	httpServer  *http.Server
+	v5Handler   http.Handler
+	restHandler http.Handler     // the v6 REST mapping (rest.go)
+	restConn    *grpc.ClientConn // the REST mapping's way to the gRPC server, in memory
+	grpcLis     net.Listener
+	httpLis     net.Listener
 
 	quit      chan struct{} // closed by Close: ends soft-limit delays and injected latency
 	closeOnce sync.Once
@@ -108,8 +111,15 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	s.grpcServer = s.newGRPCServer()
 	s.v5Handler = s.newV5Handler()
+	if s.restHandler, err = s.startREST(); err != nil {
+		s.grpcServer.Stop()
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		s.wg.Wait()
+		return nil, err
+	}
 	s.httpServer = &http.Server{
-		Handler:           s.v5Handler,
+		Handler:           s.httpHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -170,14 +180,28 @@ func (s *Server) Close() {
 		_ = s.httpServer.Shutdown(ctx)
 		cancel()
 		_ = s.httpServer.Close()
+		_ = s.restConn.Close()
 		s.wg.Wait()
+	})
+}
+
+// httpHandler serves the V5 API under V5Prefix and the v6 REST mapping everywhere
+// else.
+func (s *Server) httpHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == V5Prefix || strings.HasPrefix(r.URL.Path, V5Prefix+"/") {
+			s.v5Handler.ServeHTTP(w, r)
+			return
+		}
+		s.restHandler.ServeHTTP(w, r)
 	})
 }
 
 // GRPCAddr returns the host:port the gRPC server listens on.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
-// HTTPAddr returns the host:port the V5 REST server listens on.
+// HTTPAddr returns the host:port the HTTP server listens on: the V5 REST API (V5URL)
+// and the v6 REST mapping (RESTURL).
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 
 // V5URL returns the base URL of the V5 REST API, e.g. "http://127.0.0.1:8080/api/v5".
