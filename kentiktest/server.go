@@ -22,8 +22,9 @@ import (
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-// Server is a running fake of Kentik: the gRPC InterfaceService and the V5 My Kentik
-// REST API, each on its own loopback listener. Its methods are safe for concurrent use.
+// Server is a running fake of Kentik: every public v6 service over gRPC on one loopback
+// listener; the V5 My Kentik REST API and the v6 REST mapping on another. Its methods
+// are safe for concurrent use.
 type Server struct {
 	cfg     config
 	log     *slog.Logger
@@ -214,7 +215,7 @@ func (s *Server) V5Handler() http.Handler { return s.v5Handler }
 // Credentials returns the email and token the fake accepts.
 func (s *Server) Credentials() kentik.Credentials { return s.cfg.creds }
 
-// Policy returns the gRPC InterfaceService's rate-limit policy.
+// Policy returns the rate-limit policy of the v6 APIs (gRPC and their REST mapping).
 func (s *Server) Policy() ratelimit.Policy { return s.grpcAPI.policy.Scale(1) }
 
 // V5Policy returns the V5 REST API's rate-limit policy.
