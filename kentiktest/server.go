@@ -254,7 +254,9 @@ func (s *Server) Tenant(id int64) (Tenant, bool) { return s.tenants.get(id) }
 // FailNext makes the next n calls of method fail with code, after authentication and
 // admission (they count against the rate limits, as calls that reached the server do).
 // Successive FailNext calls queue up; n <= 0 clears the queue of method. Methods are
-// named by short name ("ManualClassify", "TenantList"), full gRPC name or AllMethods.
+// named by short name ("ManualClassify", "TenantList"), full gRPC name (any public v6
+// method), SERVICE.METHOD or METHOD when only one public method is so named, or
+// AllMethods.
 // Injected errors carry no retry hints.
 func (s *Server) FailNext(method string, n int, code codes.Code) error {
 	m, err := canonicalMethod(method)

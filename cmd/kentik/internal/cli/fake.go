@@ -79,6 +79,7 @@ its limit.`,
 	f.StringVar(&o.v5RateLimit, "v5-rate-limit", "", "rate-limit policy of the V5 API (default: the --rate-limit policy)")
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow non-loopback listen addresses (requires --email and --token)")
 	f.StringVar(&o.responses, "responses", "", "directory of canned v6 responses, DIR/SERVICE/METHOD.json (protobuf JSON)")
+	_ = cmd.MarkFlagDirname("responses")
 	o.metrics.add(f)
 	return cmd
 }
