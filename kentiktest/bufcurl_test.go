@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gokentik/kentik"
+	devicev1 "github.com/gokentik/kentik/gen/kentik/device/v202308beta1"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
@@ -82,9 +85,10 @@ func goTool(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr
 // descriptor set to use, or "" for server reflection; creds, when valid, are sent as
 // Kentik's auth headers.
 type bufCurl struct {
-	srv    *kentiktest.Server
-	schema string
-	creds  kentik.Credentials
+	srv     *kentiktest.Server
+	schema  string
+	creds   kentik.Credentials
+	service string // the full service name; InterfaceService when empty
 }
 
 // bufStatus is the error buf curl prints on stderr for a failed RPC.
@@ -107,7 +111,11 @@ func (b bufCurl) call(t *testing.T, method, body string, resp any) *bufStatus {
 	if b.creds.Token != "" {
 		args = append(args, "-H", kentik.HeaderToken+": "+b.creds.Token)
 	}
-	args = append(args, "-d", body, "http://"+b.srv.GRPCAddr()+"/"+interfaceService+"/"+method)
+	svc := interfaceService
+	if b.service != "" {
+		svc = b.service
+	}
+	args = append(args, "-d", body, "http://"+b.srv.GRPCAddr()+"/"+svc+"/"+method)
 	stdout, stderr, code := goTool(t, 60*time.Second, args...)
 	if code != 0 {
 		var st bufStatus
@@ -370,4 +378,62 @@ func TestBufCurl(t *testing.T) {
 		t.Errorf("the fake counted %d calls (%v), rejected %v; want %d calls, 2 unauthenticated", got, st.Calls, st.Rejected, calls)
 	}
 	t.Logf("%d buf curl calls in %s", calls, time.Since(t0).Round(time.Millisecond))
+}
+
+// buf curl with Kentik's published schema reaches methods of other services too: a
+// programmed DeviceService method (the handler sees the request as buf encoded it from
+// Kentik's schema) and My Kentik's v6 tenant users, which the fake implements.
+func TestBufCurlOtherServices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs buf (and may build it first); skipped with -short")
+	}
+	schema := kentikSchema(t)
+	if out, errOut, code := goTool(t, 3*time.Minute, "--version"); code != 0 {
+		t.Fatalf("buf --version: exit %d\n%s%s", code, out, errOut)
+	}
+	srv := kentiktest.Start(t, kentiktest.WithPolicy(ratelimit.Off))
+	err := srv.Handle("/kentik.device.v202308beta1.DeviceService/GetDevice", func(_ context.Context, req proto.Message) (proto.Message, error) {
+		r := req.(*devicev1.GetDeviceRequest)
+		return &devicev1.GetDeviceResponse{Device: &devicev1.DeviceDetailed{Id: r.GetId(), DeviceName: "edge-" + r.GetId(),
+			Labels: []*devicev1.Label{{Id: "7", Name: "prod"}}}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bufCurl{srv: srv, schema: schema, creds: srv.Credentials(), service: "kentik.device.v202308beta1.DeviceService"}
+	var dev struct {
+		Device struct {
+			ID         string `json:"id"`
+			DeviceName string `json:"deviceName"`
+			Labels     []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"labels"`
+		} `json:"device"`
+	}
+	b.mustCall(t, "GetDevice", `{"id": "42"}`, &dev)
+	if dev.Device.ID != "42" || dev.Device.DeviceName != "edge-42" || len(dev.Device.Labels) != 1 || dev.Device.Labels[0].Name != "prod" {
+		t.Errorf("GetDevice answered %+v", dev)
+	}
+	// Unprogrammed: UNIMPLEMENTED, saying how to program it.
+	var none map[string]any
+	if st := b.call(t, "ListDevices", `{}`, &none); st == nil || st.Code != "unimplemented" || !strings.Contains(st.Message, "Respond") {
+		t.Errorf("ListDevices: %+v", st)
+	}
+	// My Kentik v6, on Kentik's mkp host in the schema, on the fake's one endpoint.
+	b.service = "kentik.mkp.v202407.TenantUserService"
+	var users struct {
+		Users []struct {
+			ID        string `json:"id"`
+			TenantID  string `json:"tenantId"`
+			UserEmail string `json:"userEmail"`
+		} `json:"users"`
+	}
+	b.mustCall(t, "ListTenantUser", `{"tenantId": "101"}`, &users)
+	if len(users.Users) != 2 || users.Users[0].UserEmail != "alice@acme.example" || users.Users[0].TenantID != "101" {
+		t.Errorf("ListTenantUser answered %+v", users)
+	}
+	if n := srv.Stats().GRPC.Calls["/kentik.device.v202308beta1.DeviceService/GetDevice"]; n != 1 {
+		t.Errorf("GetDevice counted %d times", n)
+	}
 }

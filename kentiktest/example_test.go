@@ -9,8 +9,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gokentik/kentik"
+	devicev1 "github.com/gokentik/kentik/gen/kentik/device/v202308beta1"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/kentiktest"
 )
@@ -78,5 +81,45 @@ func ExampleServer_FailNext() {
 	}
 	// Method names are checked.
 	fmt.Println(s.FailNext("ManualClasify", 1, codes.Unavailable))
-	// Output: kentiktest: unknown method "ManualClasify" (want one of *, CreateInterface, DeleteInterface, GetInterface, ListInterface, ManualClassify, TenantInfo, TenantList, TenantUserCreate, TenantUserDelete, UpdateInterface, or a full gRPC method name)
+	// Output: kentiktest: unknown method "ManualClasify" (want one of *, CreateInterface, DeleteInterface, GetInterface, ListInterface, ManualClassify, TenantInfo, TenantList, TenantUserCreate, TenantUserDelete, UpdateInterface, or any public v6 method by full gRPC name)
+}
+
+// Programming a method of another service: a canned answer, then one computed from
+// the request.
+func ExampleServer_Handle() {
+	s, err := kentiktest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	devices := devicev1.NewDeviceServiceClient(conn)
+	creds := s.Credentials()
+	ctx := metadata.AppendToOutgoingContext(context.Background(),
+		kentik.MetadataEmail, creds.Email, kentik.MetadataToken, creds.Token)
+
+	_, err = devices.GetDevice(ctx, &devicev1.GetDeviceRequest{Id: "1001"})
+	fmt.Println(status.Code(err))
+
+	err = s.Handle("/kentik.device.v202308beta1.DeviceService/GetDevice", func(_ context.Context, req proto.Message) (proto.Message, error) {
+		id := req.(*devicev1.GetDeviceRequest).GetId()
+		return &devicev1.GetDeviceResponse{Device: &devicev1.DeviceDetailed{Id: id, DeviceName: "edge-" + id}}, nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := devices.GetDevice(ctx, &devicev1.GetDeviceRequest{Id: "1001"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.GetDevice().GetDeviceName())
+	fmt.Println(s.Stats().GRPC.Calls["/kentik.device.v202308beta1.DeviceService/GetDevice"])
+	// Output:
+	// Unimplemented
+	// edge-1001
+	// 2
 }

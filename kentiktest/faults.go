@@ -1,6 +1,7 @@
 package kentiktest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -51,6 +52,13 @@ func canonicalMethod(name string) (string, error) {
 	if n, ok := methodNames[strings.TrimSpace(name)]; ok {
 		return n, nil
 	}
+	m, err := v6Methods.lookup(name)
+	if err == nil {
+		return m.key, nil
+	}
+	if errors.Is(err, errAmbiguous) {
+		return "", err
+	}
 	known := make([]string, 0, len(methodNames))
 	for k, v := range methodNames {
 		if k == v {
@@ -58,7 +66,7 @@ func canonicalMethod(name string) (string, error) {
 		}
 	}
 	slices.Sort(known)
-	return "", fmt.Errorf("kentiktest: unknown method %q (want one of %s, or a full gRPC method name)", name, strings.Join(known, ", "))
+	return "", fmt.Errorf("kentiktest: unknown method %q (want one of %s, or any public v6 method by full gRPC name)", name, strings.Join(known, ", "))
 }
 
 // faults holds the failures and latencies tests asked for.

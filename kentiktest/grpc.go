@@ -3,7 +3,7 @@ package kentiktest
 import (
 	"context"
 	"log/slog"
-	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,19 +23,19 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/gokentik/kentik"
-	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 )
 
 // retryPushbackTrailer is the trailer a RESOURCE_EXHAUSTED answer carries with the
 // milliseconds to wait, as gRPC's retry machinery reads it (gRFC A6).
 const retryPushbackTrailer = "grpc-retry-pushback-ms"
 
-// newGRPCServer builds the gRPC server: the InterfaceService behind recording,
+// newGRPCServer builds the gRPC server: every public v6 service behind recording,
 // authentication, rate limits and faults, plus reflection and health, which skip all of
 // those (grpcurl and `buf curl` work without a schema file or credentials).
 func (s *Server) newGRPCServer() *grpc.Server {
+	// Every Kentik service; not reflection and health.
 	kentikAPI := selector.MatchFunc(func(_ context.Context, c grpcmw.CallMeta) bool {
-		return c.Service == ifacev1.InterfaceService_ServiceDesc.ServiceName
+		return strings.HasPrefix(c.Service, "kentik.")
 	})
 	panicked := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		s.log.LogAttrs(ctx, slog.LevelError, "handler panicked", slog.Any("panic", p))
@@ -51,10 +51,11 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		),
 		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(panicked)),
 	)
-	ifacev1.RegisterInterfaceServiceServer(gs, &interfaceService{s: s})
-
 	s.health = health.NewServer()
-	s.health.SetServingStatus(ifacev1.InterfaceService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	for _, sd := range s.v6ServiceDescs() {
+		gs.RegisterService(sd, s)
+		s.health.SetServingStatus(sd.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	}
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
 	return gs
@@ -62,15 +63,21 @@ func (s *Server) newGRPCServer() *grpc.Server {
 
 // observeGRPC records the call and counts it, before anything can refuse it.
 func (s *Server) observeGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	method := path.Base(info.FullMethod)
+	method := methodKey(info.FullMethod)
 	md, _ := metadata.FromIncomingContext(ctx)
-	s.record(Request{
+	r := Request{
 		API:       "grpc",
 		Method:    method,
 		Header:    md.Copy(),
 		UserAgent: strings.Join(md.Get("user-agent"), " "),
 		Time:      time.Now(),
-	})
+	}
+	if slices.Contains(md.Get(restMarker), "rest") { // through the fake's REST mapping
+		r.API = "rest"
+		r.UserAgent = strings.Join(md.Get(gatewayUserAgent), " ")
+		delete(r.Header, restMarker)
+	}
+	s.record(r)
 	defer s.grpcAPI.received(method)()
 	return handler(ctx, req)
 }
@@ -89,12 +96,20 @@ func (s *Server) authGRPC(ctx context.Context) (context.Context, error) {
 
 // limitGRPC applies the rate limits and faults, then calls the handler.
 func (s *Server) limitGRPC(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	done, r := s.gate(ctx, s.grpcAPI, path.Base(info.FullMethod))
+	done, r := s.gate(ctx, s.grpcAPI, methodKey(info.FullMethod))
 	if r != nil {
 		return nil, grpcRefusal(ctx, r)
 	}
 	defer done()
 	return handler(ctx, req)
+}
+
+// methodKey names a method in Stats, Requests and the fault rules (see v6Method.key).
+func methodKey(fullMethod string) string {
+	if m, ok := v6Methods.byFull[fullMethod]; ok {
+		return m.key
+	}
+	return fullMethod
 }
 
 // grpcRefusal turns a refusal into a status; a rate-limit rejection carries a

@@ -39,6 +39,7 @@ type config struct {
 	hook         func(Request)
 	tenants      []Tenant
 	tenantsSet   bool
+	programs     []program
 }
 
 func defaultConfig() config {
@@ -66,8 +67,9 @@ func WithCredentials(c kentik.Credentials) Option {
 	}
 }
 
-// WithPolicy sets the rate-limit policy of the gRPC InterfaceService (default
-// ratelimit.Admin, as Kentik applies to admin APIs). Use ratelimit.Off for tests that do
+// WithPolicy sets the rate-limit policy of the v6 APIs, every service's gRPC calls and
+// REST requests counted in one class (default ratelimit.Admin, as Kentik applies to
+// admin APIs). Use ratelimit.Off for tests that do
 // not care, or a compressed policy (Parse("concurrency=1,10/300ms,soft=5/300ms:20ms"),
 // Policy.Scale) for tests that do.
 func WithPolicy(p ratelimit.Policy) Option {
@@ -133,7 +135,8 @@ func WithGRPCAddr(addr string) Option {
 	return func(cf *config) error { cf.grpcAddr = addr; return nil }
 }
 
-// WithHTTPAddr sets the address the V5 REST server listens on (default "127.0.0.1:0").
+// WithHTTPAddr sets the address the HTTP server (V5 and the v6 REST mapping) listens on
+// (default "127.0.0.1:0").
 func WithHTTPAddr(addr string) Option {
 	return func(cf *config) error { cf.httpAddr = addr; return nil }
 }
@@ -144,8 +147,8 @@ func WithGRPCListener(l net.Listener) Option {
 	return func(cf *config) error { cf.grpcListener = l; return nil }
 }
 
-// WithHTTPListener serves the V5 REST API on l instead of listening on an address. The
-// server closes l when it stops.
+// WithHTTPListener serves the V5 REST API and the v6 REST mapping on l instead of
+// listening on an address. The server closes l when it stops.
 func WithHTTPListener(l net.Listener) Option {
 	return func(cf *config) error { cf.httpListener = l; return nil }
 }

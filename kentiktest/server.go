@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +22,9 @@ import (
 	"github.com/gokentik/kentik/ratelimit"
 )
 
-// Server is a running fake of Kentik: the gRPC InterfaceService and the V5 My Kentik
-// REST API, each on its own loopback listener. Its methods are safe for concurrent use.
+// Server is a running fake of Kentik: every public v6 service over gRPC on one loopback
+// listener; the V5 My Kentik REST API and the v6 REST mapping on another. Its methods
+// are safe for concurrent use.
 type Server struct {
 	cfg     config
 	log     *slog.Logger
@@ -34,16 +36,21 @@ type Server struct {
 	outage  *outage
 	reqs    *requestLog
 
+	programs programs           // Handle, Respond and their options
+	builtins map[string]Handler // the fake's own implementations, by full method
+
 	unknownIDs atomic.Int64
 	devices    int
 	seedTime   time.Duration
 
-	grpcServer *grpc.Server
-	health     *health.Server
-	httpServer *http.Server
-	v5Handler  http.Handler
-	grpcLis    net.Listener
-	httpLis    net.Listener
+	grpcServer  *grpc.Server
+	health      *health.Server
+	httpServer  *http.Server
+	v5Handler   http.Handler
+	restHandler http.Handler     // the v6 REST mapping (rest.go)
+	restConn    *grpc.ClientConn // the REST mapping's way to the gRPC server, in memory
+	grpcLis     net.Listener
+	httpLis     net.Listener
 
 	quit      chan struct{} // closed by Close: ends soft-limit delays and injected latency
 	closeOnce sync.Once
@@ -73,6 +80,10 @@ func NewServer(opts ...Option) (*Server, error) {
 		reqs:    newRequestLog(cf.requestLog),
 		quit:    make(chan struct{}),
 	}
+	for _, p := range cf.programs {
+		s.programs.set(p.full, p.h)
+	}
+	s.builtins = s.builtinHandlers()
 	ts := defaultTenants()
 	if cf.tenantsSet {
 		ts = cf.tenants
@@ -105,8 +116,15 @@ func NewServer(opts ...Option) (*Server, error) {
 
 	s.grpcServer = s.newGRPCServer()
 	s.v5Handler = s.newV5Handler()
+	if s.restHandler, err = s.startREST(); err != nil {
+		s.grpcServer.Stop()
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		s.wg.Wait()
+		return nil, err
+	}
 	s.httpServer = &http.Server{
-		Handler:           s.v5Handler,
+		Handler:           s.httpHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -168,14 +186,28 @@ func (s *Server) Close() {
 		_ = s.httpServer.Shutdown(ctx)
 		cancel()
 		_ = s.httpServer.Close()
+		_ = s.restConn.Close()
 		s.wg.Wait()
+	})
+}
+
+// httpHandler serves the V5 API under V5Prefix and the v6 REST mapping everywhere
+// else.
+func (s *Server) httpHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == V5Prefix || strings.HasPrefix(r.URL.Path, V5Prefix+"/") {
+			s.v5Handler.ServeHTTP(w, r)
+			return
+		}
+		s.restHandler.ServeHTTP(w, r)
 	})
 }
 
 // GRPCAddr returns the host:port the gRPC server listens on.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
-// HTTPAddr returns the host:port the V5 REST server listens on.
+// HTTPAddr returns the host:port the HTTP server listens on: the V5 REST API (V5URL)
+// and the v6 REST mapping (RESTURL).
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 
 // V5URL returns the base URL of the V5 REST API, e.g. "http://127.0.0.1:8080/api/v5".
@@ -188,7 +220,7 @@ func (s *Server) V5Handler() http.Handler { return s.v5Handler }
 // Credentials returns the email and token the fake accepts.
 func (s *Server) Credentials() kentik.Credentials { return s.cfg.creds }
 
-// Policy returns the gRPC InterfaceService's rate-limit policy.
+// Policy returns the rate-limit policy of the v6 APIs (gRPC and their REST mapping).
 func (s *Server) Policy() ratelimit.Policy { return s.grpcAPI.policy.Scale(1) }
 
 // V5Policy returns the V5 REST API's rate-limit policy.
@@ -227,7 +259,9 @@ func (s *Server) Tenant(id int64) (Tenant, bool) { return s.tenants.get(id) }
 // FailNext makes the next n calls of method fail with code, after authentication and
 // admission (they count against the rate limits, as calls that reached the server do).
 // Successive FailNext calls queue up; n <= 0 clears the queue of method. Methods are
-// named by short name ("ManualClassify", "TenantList"), full gRPC name or AllMethods.
+// named by short name ("ManualClassify", "TenantList"), full gRPC name (any public v6
+// method), SERVICE.METHOD or METHOD when only one public method is so named, or
+// AllMethods.
 // Injected errors carry no retry hints.
 func (s *Server) FailNext(method string, n int, code codes.Code) error {
 	m, err := canonicalMethod(method)

@@ -19,6 +19,25 @@ type interfaceService struct {
 	s *Server
 }
 
+var _ ifacev1.InterfaceServiceServer = (*interfaceService)(nil)
+
+// builtinHandlers returns the fake's own implementations, by full method.
+func (s *Server) builtinHandlers() map[string]Handler {
+	is := &interfaceService{s: s}
+	hs := (&mkpService{s: s}).handlers()
+	for full, h := range map[string]Handler{
+		ifacev1.InterfaceService_ListInterface_FullMethodName:   typed(is.ListInterface),
+		ifacev1.InterfaceService_GetInterface_FullMethodName:    typed(is.GetInterface),
+		ifacev1.InterfaceService_CreateInterface_FullMethodName: typed(is.CreateInterface),
+		ifacev1.InterfaceService_UpdateInterface_FullMethodName: typed(is.UpdateInterface),
+		ifacev1.InterfaceService_DeleteInterface_FullMethodName: typed(is.DeleteInterface),
+		ifacev1.InterfaceService_ManualClassify_FullMethodName:  typed(is.ManualClassify),
+	} {
+		hs[full] = h
+	}
+	return hs
+}
+
 // storeError turns a store error into a status.
 func storeError(err error) error {
 	switch {

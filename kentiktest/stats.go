@@ -21,7 +21,7 @@ const (
 
 // Stats is a snapshot of what the fake has seen since it started (or since ResetStats).
 type Stats struct {
-	GRPC APIStats // the InterfaceService
+	GRPC APIStats // the v6 APIs: every service, over gRPC and the REST mapping
 	V5   APIStats // the V5 REST API
 	// UnknownIDsClassified counts the interface ids ManualClassify was given that named
 	// no interface (they are skipped; see ManualClassify).
@@ -30,8 +30,10 @@ type Stats struct {
 
 // APIStats are the counters of one API class, counted apart as Kentik counts them.
 type APIStats struct {
-	// Calls counts every call received, by method short name ("ManualClassify",
-	// "TenantList"; "Other" for V5 paths that name no method), rejected ones included.
+	// Calls counts every call received, rejected ones included, by method: the short
+	// name for InterfaceService and V5 ("ManualClassify", "TenantList"; "Other" for V5
+	// paths that name no method), the full gRPC name for every other v6 service
+	// ("/kentik.mkp.v202407.TenantService/ListTenant").
 	Calls map[string]int
 	// Rejected counts calls refused, by reason (RejectUnauthenticated...).
 	Rejected map[string]int
@@ -50,7 +52,7 @@ type APIStats struct {
 
 // Request is what one call carried, for tests of client-side interceptors.
 type Request struct {
-	API    string // "grpc" or "v5"
+	API    string // "grpc", "rest" (the v6 REST mapping) or "v5"
 	Method string // short method name, as in APIStats.Calls
 	// Header holds the gRPC metadata or the HTTP headers, keys in lower case. The
 	// credentials are there as sent, token included: this is a test fake, and the

@@ -178,7 +178,7 @@ var (
 	errDuplicate = errors.New("user already assigned")
 )
 
-func (st *tenantStore) addUser(tid int64, email string, now time.Time) (TenantUser, error) {
+func (st *tenantStore) addUser(tid int64, email, fullName string, now time.Time) (TenantUser, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	i := st.find(tid)
@@ -192,11 +192,12 @@ func (st *tenantStore) addUser(tid int64, email string, now time.Time) (TenantUs
 		}
 	}
 	u := TenantUser{
-		ID:        strconv.FormatInt(st.nextUser, 10),
-		CompanyID: t.CompanyID,
-		UserEmail: email,
-		UserName:  userName(email),
-		TenantID:  strconv.FormatInt(t.ID, 10),
+		ID:           strconv.FormatInt(st.nextUser, 10),
+		CompanyID:    t.CompanyID,
+		UserEmail:    email,
+		UserName:     userName(email),
+		UserFullName: fullName,
+		TenantID:     strconv.FormatInt(t.ID, 10),
 	}
 	st.nextUser++
 	t.Users = append(t.Users, u)
@@ -436,7 +437,7 @@ func (s *Server) tenantUserCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("user_email %q is not a valid email address", e))
 		return
 	}
-	u, err := s.tenants.addUser(id, e, time.Now())
+	u, err := s.tenants.addUser(id, e, "", time.Now())
 	switch {
 	case errors.Is(err, errNoTenant):
 		writeError(w, http.StatusNotFound, fmt.Sprintf("tenant %d not found", id))

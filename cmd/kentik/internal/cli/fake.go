@@ -30,6 +30,7 @@ type fakeFlags struct {
 	seed        int64
 	v5RateLimit string
 	listenAny   bool
+	responses   string
 	metrics     metricsFlags
 	outage      outageFlags
 }
@@ -38,12 +39,18 @@ func newFakeCmd(g *Globals) *cobra.Command {
 	var o fakeFlags
 	cmd := &cobra.Command{
 		Use:   "fake",
-		Short: "Run a local fake of Kentik (InterfaceService over gRPC, My Kentik tenants over V5 REST)",
+		Short: "Run a local fake of Kentik (every v6 service over gRPC, My Kentik tenants over V5 REST)",
 		Long: `Run a local fake of Kentik in the foreground until Ctrl-C or SIGTERM.
 
-The fake serves the v6 InterfaceService over plaintext gRPC (with reflection and health,
+The fake serves every public v6 service over plaintext gRPC (with reflection and health,
 so grpcurl works) and the V5 My Kentik tenant API over HTTP, with seeded interfaces and
-tenants. It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
+tenants. InterfaceService works over the seeded interfaces, My Kentik's v6 tenant
+services (kentik.mkp.v202407) over the V5 tenants; other methods answer UNIMPLEMENTED
+unless --responses DIR gives them a canned answer: a file DIR/SERVICE/METHOD.json per
+method, the response in protobuf JSON, e.g.
+DIR/kentik.device.v202308beta1.DeviceService/GetDevice.json. The HTTP listener also
+serves Kentik's v6 REST mapping of every service (the paths of Kentik's REST reference,
+such as GET /interface/v202108alpha1/interfaces), with the same headers and limits. It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
 KENTIK_API_TOKEN), falling back to the fake's built-in local ones, and enforces
 --rate-limit the way Kentik does: over the limits, RESOURCE_EXHAUSTED or HTTP 429 with a
 retry delay; beyond soft limits, delayed answers.
@@ -65,6 +72,7 @@ opened again when it ends. Clients that must ride one out can be tried against i
 		Example: `  kentik fake
   kentik fake --interfaces 1000000 --seed 7 --rate-limit "concurrency=1,60/2s,soft=20/2s:50ms"
   kentik fake --outage-after 30s --outage-for 1m --outage-mode refuse
+  kentik fake --responses ./fake-responses
   KENTIK_EMAIL=demo@kentik.local KENTIK_API_TOKEN=kentiktest-token \
     KENTIK_GRPC_ENDPOINT=127.0.0.1:9090 kentik --plaintext interfaces list`,
 		Args: cobra.NoArgs,
@@ -74,11 +82,13 @@ opened again when it ends. Clients that must ride one out can be tried against i
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.grpcListen, "grpc-listen", "127.0.0.1:9090", "address of the gRPC server")
-	f.StringVar(&o.httpListen, "http-listen", "127.0.0.1:8080", "address of the V5 REST server")
+	f.StringVar(&o.httpListen, "http-listen", "127.0.0.1:8080", "address of the HTTP server (V5 and the v6 REST mapping)")
 	f.IntVar(&o.interfaces, "interfaces", 1000, "number of interfaces to seed (48 per device)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the generated interfaces (same seed, same interfaces)")
 	f.StringVar(&o.v5RateLimit, "v5-rate-limit", "", "rate-limit policy of the V5 API (default: the --rate-limit policy)")
 	f.BoolVar(&o.listenAny, "listen-any", false, "allow non-loopback listen addresses (requires --email and --token)")
+	f.StringVar(&o.responses, "responses", "", "directory of canned v6 responses, DIR/SERVICE/METHOD.json (protobuf JSON)")
+	_ = cmd.MarkFlagDirname("responses")
 	o.metrics.add(f)
 	o.outage.add(f)
 	return cmd
@@ -227,6 +237,9 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 	if g.Logger != nil {
 		opts = append(opts, kentiktest.WithLogger(g.Logger))
 	}
+	if o.responses != "" {
+		opts = append(opts, kentiktest.WithResponses(o.responses))
+	}
 	s, err := kentiktest.NewServer(opts...)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("starting the fake: %w (another kentik fake may be running: stop it, or pick other addresses with --grpc-listen and --http-listen)", err)
@@ -273,6 +286,7 @@ func runFake(ctx context.Context, g *Globals, o fakeFlags) error {
 type fakeInfo struct {
 	GRPCAddr   string `json:"grpc_addr"`
 	V5URL      string `json:"v5_url"`
+	RESTURL    string `json:"rest_url"` // the v6 REST mapping
 	Email      string `json:"email"`
 	Token      string `json:"token,omitempty"` // only the built-in token, never the user's
 	GRPCPolicy string `json:"grpc_rate_limit"`
@@ -289,6 +303,7 @@ func fakeJSON(s *kentiktest.Server, o fakeFlags, defaultToken bool) fakeInfo {
 	info := fakeInfo{
 		GRPCAddr:   fakeDialable(s.GRPCAddr()),
 		V5URL:      "http://" + fakeDialable(s.HTTPAddr()) + kentiktest.V5Prefix,
+		RESTURL:    "http://" + fakeDialable(s.HTTPAddr()),
 		Email:      s.Credentials().Email,
 		GRPCPolicy: s.Policy().String(),
 		V5Policy:   s.V5Policy().String(),
@@ -337,9 +352,13 @@ func printFakeBanner(w io.Writer, s *kentiktest.Server, o fakeFlags, defaultToke
 	devices, took := s.Seeded()
 
 	fmt.Fprintln(w, "kentik fake: a local fake of Kentik for tests and demos (not the real service)")
-	fmt.Fprintf(w, "  gRPC InterfaceService  %s  (plaintext; rate limit %s)\n", s.GRPCAddr(), describePolicy(s.Policy()))
+	fmt.Fprintf(w, "  gRPC v6 services       %s  (plaintext; rate limit %s)\n", s.GRPCAddr(), describePolicy(s.Policy()))
 	fmt.Fprintf(w, "  V5 REST API            http://%s%s  (rate limit %s)\n", s.HTTPAddr(), kentiktest.V5Prefix, describePolicy(s.V5Policy()))
+	fmt.Fprintf(w, "  v6 REST mapping        http://%s  (e.g. GET /interface/v202108alpha1/interfaces; counted with gRPC)\n", s.HTTPAddr())
 	fmt.Fprintf(w, "  interfaces             %d on %d devices (seed %d, generated in %v)\n", s.NumInterfaces(), devices, o.seed, took.Round(time.Millisecond))
+	if o.responses != "" {
+		fmt.Fprintf(w, "  canned responses       %d methods from %s\n", len(s.Programmed()), o.responses)
+	}
 	if metricsURL != "" {
 		fmt.Fprintf(w, "  metrics                %s  (Prometheus: what the fake saw)\n", metricsURL)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/gokentik/kentik"
+	devicev1 "github.com/gokentik/kentik/gen/kentik/device/v202308beta1"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 	"github.com/gokentik/kentik/kentiktest"
 )
@@ -248,5 +251,44 @@ func TestFakeJSON(t *testing.T) {
 	var again map[string]any
 	if err := json.Unmarshal([]byte(out.String()), &again); err != nil {
 		t.Errorf("stdout after stopping is not one JSON document: %v\n%s", err, out.String())
+	}
+}
+
+// --responses DIR answers methods with the canned protojson files under DIR; a bad file
+// stops the fake before it listens, naming the file and the field.
+func TestFakeResponses(t *testing.T) {
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "kentik.device.v202308beta1.DeviceService")
+	if err := os.MkdirAll(svc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(svc, "GetDevice.json"), []byte(`{"device": {"id": "42", "deviceName": "edge-1"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, _, out := runFakeCommand(t, nil, "--interfaces", "0", "--rate-limit", "off", "--responses", dir)
+	if !strings.Contains(out.String(), "canned responses       1 methods from "+dir) {
+		t.Errorf("banner does not count the canned responses:\n%s", out.String())
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, kentik.MetadataEmail, kentiktest.DefaultEmail, kentik.MetadataToken, kentiktest.DefaultToken)
+	resp, err := devicev1.NewDeviceServiceClient(cc).GetDevice(ctx, &devicev1.GetDeviceRequest{Id: "1"})
+	if err != nil || resp.GetDevice().GetDeviceName() != "edge-1" {
+		t.Fatalf("GetDevice: %v, %v", resp, err)
+	}
+
+	if err := os.WriteFile(filepath.Join(svc, "ListDevices.json"), []byte(`{"devices": [{"deviceNmae": "x"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"fake", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--responses", dir},
+		strings.NewReader(""), &stdout, &stderr, func(string) string { return "" })
+	if code != ExitFailure || !strings.Contains(stderr.String(), filepath.Join(svc, "ListDevices.json")) || !strings.Contains(stderr.String(), `unknown field "deviceNmae"`) {
+		t.Errorf("bad file: exit %d, stderr %q", code, stderr.String())
 	}
 }
