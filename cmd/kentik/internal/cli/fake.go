@@ -158,7 +158,12 @@ func (o outageFlags) start(srv *kentiktest.Server, mode kentiktest.OutageMode, s
 			tell(fmt.Sprintf("kentik fake: outage (%s) for %s", o.mode, o.dur))
 		}
 	})
-	end := time.AfterFunc(o.after+o.dur, func() { tell("kentik fake: outage over") })
+	end := time.AfterFunc(o.after+o.dur, func() {
+		// End it here, not on the fake's own timer, so that the fake listens again
+		// before the line that says so (a script waits for it).
+		_ = srv.Outage(0, mode)
+		tell("kentik fake: outage over")
+	})
 	return func() {
 		begin.Stop()
 		end.Stop()
