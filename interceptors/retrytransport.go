@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -28,7 +29,9 @@ import (
 //
 // The request body is sent again through req.GetBody, which http.NewRequest sets for
 // in-memory bodies; a request with a body and no GetBody is sent once. The body of a
-// response that is retried is drained (a little) and closed. onRetry, if not nil, is
+// response to be retried is read (its first 64 KiB) and closed before the wait, so that
+// neither a slot of the limiter nor the connection is held while backing off; a response
+// returned because the wait was cut short carries what was read. onRetry, if not nil, is
 // called before each retry, and so is the Retry method of a WithObserver observer. A nil
 // base means http.DefaultTransport.
 func NewRetryTransport(base http.RoundTripper, p kentik.RetryPolicy, onRetry func(kentik.RetryEvent), options ...Option) http.RoundTripper {
@@ -45,9 +48,20 @@ type retryTransport struct {
 	now     func() time.Time
 }
 
-// maxDrain bounds how much of a retried response's body is read so that its connection
-// can be reused; a longer body costs a new connection instead.
+// maxDrain bounds how much of a retried response's body is read before it is closed, so
+// that its connection can be reused; a longer body costs a new connection instead.
 const maxDrain = 64 << 10
+
+// readAhead reads up to maxDrain bytes of body, closes it, and returns what it read as
+// the body.
+func readAhead(body io.ReadCloser) io.ReadCloser {
+	if body == nil || body == http.NoBody {
+		return body
+	}
+	b, _ := io.ReadAll(io.LimitReader(body, maxDrain))
+	_ = body.Close()
+	return io.NopCloser(bytes.NewReader(b))
+}
 
 // RoundTrip implements http.RoundTripper.
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -90,16 +104,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if dl, ok := req.Context().Deadline(); ok && time.Until(dl) <= wait {
 			return resp, err
 		}
-		// Wait with the response still open: if the context ends meanwhile, the
-		// caller gets the last outcome, not a bare context error.
-		if sleep(req.Context(), wait) != nil {
-			return resp, err
-		}
 		code := kentik.CodeOf(err)
 		if resp != nil {
 			code = kentik.CodeOfHTTP(resp.StatusCode)
-			_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
-			_ = resp.Body.Close()
+			// Closed before the wait: a slot of the limiter inside is held until the
+			// body is closed, and must not be while backing off. If the context ends
+			// meanwhile, the caller gets this response, not a bare context error.
+			resp.Body = readAhead(resp.Body)
+		}
+		if sleep(req.Context(), wait) != nil {
+			return resp, err
 		}
 		if t.onRetry != nil || t.obs != nil {
 			e := kentik.RetryEvent{Method: req.Method + " " + req.URL.EscapedPath(), Route: httpRoute(req), Class: t.class, Attempt: attempt + 1, Code: code, Err: err, Wait: wait}
