@@ -2,9 +2,12 @@ package kentik
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/gokentik/kentik/ratelimit"
 )
 
 // Observer is told what the clients' middleware does with each call besides sending it:
@@ -62,6 +65,26 @@ type LimiterEvent struct {
 	Start time.Time     // when the attempt asked for a slot
 	Wait  time.Duration // how long it waited (0 in LimiterWaitStart)
 	Err   error         // LimiterWaitEnd: the limiter's refusal, or nil when admitted
+}
+
+// Reason names why the limiter refused the attempt, as the metrics label it: "deadline"
+// (no slot before the context's deadline), "canceled" (the context ended while it
+// waited) or "error" (any other failure, such as a shared limiter's store out of
+// reach); "" when it was admitted.
+func (e LimiterEvent) Reason() string {
+	switch {
+	case e.Err == nil:
+		return ""
+	case !errors.Is(e.Err, ratelimit.ErrLimited):
+		return "error"
+	}
+	switch limitCode(e.Err) {
+	case codes.Canceled:
+		return "canceled"
+	case codes.DeadlineExceeded:
+		return "deadline"
+	}
+	return "error"
 }
 
 // PushBackEvent describes a server's refusal or request to back off.

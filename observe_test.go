@@ -2,7 +2,11 @@ package kentik
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/gokentik/kentik/ratelimit"
 )
 
 type countObserver struct {
@@ -35,5 +39,20 @@ func TestObservers(t *testing.T) {
 	all.V5Request(ctx, V5RequestEvent{})
 	if n != 3 {
 		t.Fatalf("n = %d", n)
+	}
+}
+
+func TestLimiterEventReason(t *testing.T) {
+	for err, want := range map[error]string{
+		nil: "",
+		&ratelimit.WaitError{Policy: "admin", Cause: context.DeadlineExceeded}: "deadline",
+		&ratelimit.WaitError{Policy: "admin", Cause: context.Canceled}:         "canceled",
+		&ratelimit.WaitError{Policy: "admin"}:                                  "error",
+		fmt.Errorf("limiter: %w", context.Canceled):                            "error", // not a limiter's refusal
+		errors.New("redis unreachable"):                                        "error",
+	} {
+		if got := (LimiterEvent{Err: err}).Reason(); got != want {
+			t.Errorf("Reason of %v = %q, want %q", err, got, want)
+		}
 	}
 }

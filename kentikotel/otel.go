@@ -50,14 +50,12 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/interceptors"
 	"github.com/gokentik/kentik/mykentik"
-	"github.com/gokentik/kentik/ratelimit"
 )
 
 // ScopeName is the instrumentation scope of the tracer and the meter.
@@ -278,7 +276,7 @@ func (t *Telemetry) LimiterWaitEnd(ctx context.Context, e kentik.LimiterEvent) {
 	if e.Err == nil {
 		t.inFlight.Add(ctx, 1, class.add...)
 	} else {
-		t.refused.Add(ctx, 1, metric.WithAttributes(AttrClass.String(e.Class), AttrReason.String(refusal(e.Err))))
+		t.refused.Add(ctx, 1, metric.WithAttributes(AttrClass.String(e.Class), AttrReason.String(e.Reason())))
 	}
 	if e.Err == nil && e.Wait < t.threshold {
 		return
@@ -287,23 +285,9 @@ func (t *Telemetry) LimiterWaitEnd(ctx context.Context, e kentik.LimiterEvent) {
 		trace.WithAttributes(AttrClass.String(e.Class), AttrRoute.String(e.Route), AttrWaitSeconds.Float64(e.Wait.Seconds())))
 	if e.Err != nil {
 		span.SetStatus(otelcodes.Error, "no call slot of the rate limiter in time")
-		span.SetAttributes(AttrReason.String(refusal(e.Err)))
+		span.SetAttributes(AttrReason.String(e.Reason()))
 	}
 	span.End(trace.WithTimestamp(e.Start.Add(e.Wait)))
-}
-
-// refusal names why the limiter refused a call.
-func refusal(err error) string {
-	if !errors.Is(err, ratelimit.ErrLimited) {
-		return "error"
-	}
-	switch kentik.CodeOf(err) {
-	case codes.Canceled:
-		return "canceled"
-	case codes.DeadlineExceeded:
-		return "deadline"
-	}
-	return "error"
 }
 
 // LimiterRelease implements kentik.Observer.

@@ -38,19 +38,16 @@ package kentikprom
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc/codes"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/client"
 	"github.com/gokentik/kentik/mykentik"
-	"github.com/gokentik/kentik/ratelimit"
 )
 
 // waitBuckets span an attempt's wait for the limiter: from none (most calls) to the
@@ -204,21 +201,7 @@ func (m *Metrics) LimiterWaitEnd(_ context.Context, e kentik.LimiterEvent) {
 		c.inFlight.Inc()
 		return
 	}
-	m.refused.WithLabelValues(e.Class, refusal(e.Err)).Inc()
-}
-
-// refusal names why the limiter refused a call.
-func refusal(err error) string {
-	if !errors.Is(err, ratelimit.ErrLimited) {
-		return "error"
-	}
-	switch kentik.CodeOf(err) {
-	case codes.Canceled:
-		return "canceled"
-	case codes.DeadlineExceeded:
-		return "deadline"
-	}
-	return "error"
+	m.refused.WithLabelValues(e.Class, e.Reason()).Inc()
 }
 
 // LimiterRelease implements kentik.Observer.
