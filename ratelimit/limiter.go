@@ -1,11 +1,9 @@
 package ratelimit
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -425,7 +423,7 @@ func AccountKey(place, email, class string) string {
 // empty), so a process that makes clients for many accounts over time keeps only the
 // limiters that still matter.
 func Shared(key string, p Policy) Limiter {
-	k := sharedKey{key: key, policy: clientKey(p)}
+	k := sharedKey{key: key, policy: p.ClientPart().String()}
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	e, ok := sharedLimiters[k]
@@ -508,19 +506,6 @@ func idle(l Limiter) bool {
 }
 
 type sharedKey struct{ key, policy string }
-
-// clientKey is the part of p a client limiter obeys, in a canonical form: the
-// concurrency cap and the hard windows, sorted.
-func clientKey(p Policy) string {
-	ws := slices.Clone(p.Windows)
-	slices.SortFunc(ws, func(a, b Window) int {
-		if c := cmp.Compare(a.Period, b.Period); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Limit, b.Limit)
-	})
-	return Policy{Concurrency: p.Concurrency, Windows: ws}.String()
-}
 
 var _ Pusher = (*limiter)(nil)
 

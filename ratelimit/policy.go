@@ -1,8 +1,10 @@
 package ratelimit
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -339,6 +341,21 @@ func (p Policy) equal(q Policy) bool {
 // hard windows. (Soft limits only concern servers.)
 func (p Policy) IsOff() bool {
 	return p.Concurrency == 0 && len(p.Windows) == 0
+}
+
+// ClientPart returns the part of p a client limiter obeys, in one form whatever p's name,
+// soft limits or order of windows: its concurrency cap and its hard windows, sorted by
+// period, then limit. Policies with equal ClientParts limit clients alike: Shared gives
+// them one limiter, and package redislimit one state in Redis.
+func (p Policy) ClientPart() Policy {
+	ws := slices.Clone(p.Windows)
+	slices.SortFunc(ws, func(a, b Window) int {
+		if c := cmp.Compare(a.Period, b.Period); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Limit, b.Limit)
+	})
+	return Policy{Name: nameCustom, Concurrency: p.Concurrency, Windows: ws}
 }
 
 // Scale returns a copy of p running in compressed time: every Period and

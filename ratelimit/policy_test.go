@@ -294,3 +294,16 @@ func FuzzParse(f *testing.F) {
 		_ = p.Scale(30).Validate()
 	})
 }
+
+func TestClientPart(t *testing.T) {
+	mixed := mustParse(t, "3750/1h,soft=20/1m:1.5s,concurrency=1,60/1m")
+	if got, want := mixed.ClientPart().String(), "concurrency=1,60/1m,3750/1h"; got != want {
+		t.Fatalf("ClientPart = %q, want %q", got, want)
+	}
+	if a, b := Admin.ClientPart(), mixed.ClientPart(); !a.equal(b) {
+		t.Fatalf("admin %v and its custom spelling %v differ", a, b)
+	}
+	if mixed.Windows[0].Period != time.Hour {
+		t.Fatal("ClientPart reordered the policy's own windows")
+	}
+}

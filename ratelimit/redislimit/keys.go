@@ -1,11 +1,9 @@
 package redislimit
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,22 +48,8 @@ func accountHash(account string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// canonicalPolicy is the part of p a client obeys, in one form whatever the
-// policy's name, soft limits or order of windows (the same equivalence as
-// ratelimit.Shared): the concurrency cap and the hard windows, sorted.
-func canonicalPolicy(p ratelimit.Policy) ratelimit.Policy {
-	ws := slices.Clone(p.Windows)
-	slices.SortFunc(ws, func(a, b ratelimit.Window) int {
-		if c := cmp.Compare(a.Period, b.Period); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Limit, b.Limit)
-	})
-	return ratelimit.Policy{Name: "custom", Concurrency: p.Concurrency, Windows: ws}
-}
-
-// policyHash identifies a canonical policy in keys: 8 hex digits of the
-// SHA-256 of its String form.
+// policyHash identifies a policy's ratelimit.Policy.ClientPart in keys: 8 hex
+// digits of the SHA-256 of its String form.
 func policyHash(c ratelimit.Policy) string {
 	sum := sha256.Sum256([]byte(c.String()))
 	return hex.EncodeToString(sum[:4])

@@ -117,7 +117,7 @@ func newLimiter(ctx context.Context, rdb redis.UniversalClient, owned bool, scop
 	if s.prefix == "" || strings.ContainsAny(s.prefix, "{}") {
 		return nil, fmt.Errorf("redislimit: key prefix %q must be non-empty and without braces", s.prefix)
 	}
-	c := canonicalPolicy(p)
+	c := p.ClientPart()
 	l := &Limiter{rdb: rdb, owned: owned, addr: addrOf(rdb), policy: p.String(), off: p.IsOff(), log: s.logger}
 	if l.off {
 		return l, nil
