@@ -7,8 +7,8 @@ import (
 )
 
 // TestDependencies keeps the heavy integrations out of the packages that do not need
-// them (a program that imports only client compiles no Prometheus or OpenTelemetry), and
-// package testing out of the kentik binary.
+// them (a program that imports only client compiles no Prometheus, OpenTelemetry or
+// Redis client), and package testing out of the kentik binary.
 func TestDependencies(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -23,7 +23,7 @@ func TestDependencies(t *testing.T) {
 	}
 	for _, pkg := range []string{".", "./client", "./mykentik", "./classify", "./interceptors", "./ratelimit", "./enums", "./kentiktest"} {
 		for _, d := range deps(pkg) {
-			if strings.Contains(d, "prometheus") || strings.Contains(d, "opentelemetry") {
+			if strings.Contains(d, "prometheus") || strings.Contains(d, "opentelemetry") || strings.Contains(d, "go-redis") {
 				t.Errorf("%s depends on %s", pkg, d)
 			}
 		}
