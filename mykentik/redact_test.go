@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/ratelimit"
@@ -109,4 +110,31 @@ func TestAbsurdRetryAfterBounded(t *testing.T) {
 			t.Fatalf("%s: the next call started after %v, want about the 150ms cap", ra, el)
 		}
 	}
+}
+
+// errorMessage reads whatever a server or a proxy answers. Whatever the body, the message
+// is short, holds no control character, and never shows the token (tokens are printable
+// ASCII without blanks, so cleaning the body cannot split or join one).
+func FuzzErrorMessage(f *testing.F) {
+	const token = "s3cr3t-t0k3n"
+	for _, body := range []string{
+		`{"error":"invalid token s3cr3t-t0k3n"}`, `{"error":{"message":"x"}}`, `{"errors":[{"message":"a"},"b"]}`,
+		`{"detail":"s3cr3t%2Dt0k3n"}`, `"s3cr3t-t0k3n"`, "<html><b>s3cr3t-</b>t0k3n</html>", "s3cr3t\x00-t0k3n",
+		"\xff\xfe" + token, `{"message":"s3cr3t-t0k3n` + strings.Repeat("x", 400) + `"}`, `[[[[`, "",
+	} {
+		f.Add([]byte(body), token, false)
+		f.Add([]byte(body), token, true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, secret string, truncated bool) {
+		msg := errorMessage(body, secret, truncated)
+		if len(msg) > maxMessageLen {
+			t.Fatalf("message of %d bytes", len(msg))
+		}
+		if strings.ContainsFunc(msg, unicode.IsControl) {
+			t.Fatalf("control character in %q", msg)
+		}
+		if len(secret) >= 4 && kentik.HeaderSafe(secret) && !strings.ContainsAny(secret, " <>") && strings.Contains(msg, secret) {
+			t.Fatalf("message %q shows the token %q", msg, secret)
+		}
+	})
 }
