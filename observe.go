@@ -28,9 +28,11 @@ type Observer interface {
 	// LimiterWaitStart is called when an attempt asks the limiter for a slot.
 	LimiterWaitStart(ctx context.Context, e LimiterEvent)
 	// LimiterWaitEnd is called when the limiter admitted the attempt (e.Err nil) or
-	// refused it (e.Err satisfies errors.Is(err, ratelimit.ErrLimited): the context's
-	// deadline came before a slot could, or the context ended). e.Wait is how long it
-	// waited either way. Every LimiterWaitStart is followed by one LimiterWaitEnd.
+	// refused it: e.Err satisfies errors.Is(err, ratelimit.ErrLimited) when the
+	// context's deadline came before a slot could, or the context ended; a limiter that
+	// failed otherwise (a shared one whose Redis is out of reach) gives its own error
+	// (see LimiterEvent.Reason). e.Wait is how long it waited either way. Every
+	// LimiterWaitStart is followed by one LimiterWaitEnd.
 	LimiterWaitEnd(ctx context.Context, e LimiterEvent)
 	// LimiterRelease is called when an admitted attempt is over and has given its slot
 	// back (for a V5 request, once its response body is read or closed).

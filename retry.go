@@ -194,5 +194,5 @@ type RetryEvent struct {
 	Attempt int           // the attempt about to start: 2 for the first retry
 	Code    codes.Code    // CodeOf the previous attempt's error
 	Err     error         // the previous attempt's error
-	Wait    time.Duration // how long the retry waits before it starts (backoff or push-back)
+	Wait    time.Duration // how long the V5 transport waited before the retry (backoff or Retry-After); 0 from the gRPC interceptors, whose backoff go-grpc-middleware keeps to itself
 }

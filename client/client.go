@@ -392,8 +392,9 @@ func (c *Client) Targets() []string {
 // through unless WithLimitClass puts it in another.
 func (c *Client) Limiter() ratelimit.Limiter { return c.limiter }
 
-// Close closes the connection the client dialled (not one given with
-// WithConn). Calls in flight fail; calling Close again returns the first result.
+// Close closes the connections the client dialled (not one given with WithConn)
+// and the limiters WithLimiterFactory made for it. Calls in flight fail; calling
+// Close again returns the first result.
 func (c *Client) Close() error {
 	c.closed.Do(func() {
 		if c.router != nil {

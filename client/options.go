@@ -217,10 +217,11 @@ func withGetenv(f func(string) string) Option {
 }
 
 // WithObserver tells o what the client's middleware does with each call: the waits for
-// the rate limiter (class kentik.ClassV6Admin), the slots given back, the server's
-// push-backs and the retries (see kentik.Observer). Several WithObserver options add up.
-// Without one the client makes no observer calls and reads no clock for them. Packages
-// kentikprom and kentikotel build metrics and traces on it.
+// the rate limiter (class kentik.ClassV6Admin, or "v6-" and a WithLimitClass's name), the
+// slots given back, the server's push-backs and the retries (see kentik.Observer).
+// Several WithObserver options add up. Without one the client makes no observer calls
+// and reads no clock for them. Packages kentikprom and kentikotel build metrics and
+// traces on it.
 func WithObserver(o kentik.Observer) Option {
 	return optionFunc(func(s *settings) {
 		if o != nil {
