@@ -35,7 +35,7 @@ func WithClock(c Clock) Option {
 // server's receipt of it: a Limiter never admits more than Limit calls in any
 // Period+margin. A negative d counts as 0.
 //
-// The default for New is Period/200 for each window, at most 250ms. The
+// The default for New is ClientMargin: Period/200 for each window, at most 250ms. The
 // default for NewEnforcer is 0 (a server enforces the exact policy); a margin
 // given to NewEnforcer makes it stricter by as much.
 func WithMargin(d time.Duration) Option {
@@ -45,7 +45,12 @@ func WithMargin(d time.Duration) Option {
 	return func(cf *config) { cf.margin, cf.marginSet = d, true }
 }
 
-const maxDefaultMargin = 250 * time.Millisecond
+// ClientMargin is the margin New adds to a window's Period unless WithMargin says
+// otherwise: Period/200, at most 250ms. Limiters of other stores (package redislimit)
+// count their windows with it too.
+func ClientMargin(period time.Duration) time.Duration {
+	return min(period/200, 250*time.Millisecond)
+}
 
 func buildConfig(opts []Option) config {
 	var cf config
@@ -63,7 +68,7 @@ func (cf *config) span(period time.Duration, client bool) int64 {
 	if !cf.marginSet {
 		m = 0
 		if client {
-			m = min(period/200, maxDefaultMargin)
+			m = ClientMargin(period)
 		}
 	}
 	return addSat(int64(period), int64(m))

@@ -85,10 +85,9 @@ func newKeySet(prefix string, s Scope, c ratelimit.Policy) keySet {
 	return ks
 }
 
-// span is a window's length as the limiter counts it: the period plus the
-// same safety margin as ratelimit.New's default (Period/200, at most 250ms),
-// which absorbs the transit jitter between an admission and Kentik's receipt
-// of the call.
+// span is a window's length as the limiter counts it: the period plus
+// ratelimit.New's default margin (ratelimit.ClientMargin), which absorbs the
+// transit jitter between an admission and Kentik's receipt of the call.
 func span(period time.Duration) time.Duration {
-	return period + min(period/200, 250*time.Millisecond)
+	return period + ratelimit.ClientMargin(period)
 }
