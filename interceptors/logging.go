@@ -88,8 +88,12 @@ func middlewareOptions() []logging.Option {
 
 // LoggingUnaryClientInterceptor logs each finished unary call through l with
 // go-grpc-middleware's logging interceptor: service, method, code, error
-// message, start time, duration and number of attempts (at the level
-// logLevel gives), never payloads or metadata. A nil l logs nothing.
+// message, start time, duration and number of attempts, never payloads or
+// metadata. The level follows the code: Debug for OK; Info for answers about
+// the request itself (NotFound, InvalidArgument, AlreadyExists,
+// FailedPrecondition, OutOfRange, Aborted, Canceled); Warn for auth,
+// rate-limit, deadline and availability failures; Error for the rest. A nil l
+// logs nothing.
 //
 // Cost: when l drops every level a call can be logged at, calls pass straight
 // through. When l drops Debug but not Warn (a logger at Info), successful calls
