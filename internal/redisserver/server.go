@@ -146,20 +146,17 @@ func (s *Server) options() *redis.Options {
 }
 
 func (s *Server) args() []string {
-	a := []string{
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--dir", s.dir, "--logfile", "", "--loglevel", "warning",
-	}
+	a := []string{"--port", strconv.Itoa(s.Port)}
 	if s.opts.TLS != nil {
 		a = []string{
-			"--port", "0", "--tls-port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+			"--port", "0", "--tls-port", strconv.Itoa(s.Port),
 			"--tls-cert-file", s.opts.TLS.CertFile, "--tls-key-file", s.opts.TLS.KeyFile,
 			"--tls-ca-cert-file", s.opts.TLS.CAFile, "--tls-auth-clients", "no",
-			"--save", "", "--appendonly", "no", "--daemonize", "no",
-			"--dir", s.dir, "--logfile", "", "--loglevel", "warning",
 		}
 	}
+	a = append(a, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no",
+		"--dir", s.dir, "--logfile", "", "--loglevel", "warning")
 	if s.opts.Password != "" {
 		a = append(a, "--requirepass", s.opts.Password)
 	}
