@@ -513,6 +513,7 @@ var _ Pusher = (*limiter)(nil)
 // or a class of the client's WithLimitClass) under policy p. The clients take one
 // (client.WithLimiterFactory, mykentik.WithLimiterFactory) to share the account's limits
 // beyond the process: redislimit.Factory makes limiters shared through Redis. A client
-// calls it once per class when it is made (ctx is New's), and closes the limiters it
-// made that are io.Closers when it is closed.
+// calls it once per class when it is made (ctx is New's), with its credentials' email as
+// account whatever its region or endpoint (unlike the key of Shared, see AccountKey), and
+// closes the limiters it made that are io.Closers when it is closed.
 type Factory func(ctx context.Context, account, class string, p Policy) (Limiter, error)
