@@ -64,15 +64,21 @@ func FromRawDescriptor(raw []byte) (File, error) {
 	if err := proto.Unmarshal(raw, &fdp); err != nil {
 		return nil, fmt.Errorf("decode raw descriptor: %w", err)
 	}
-	b, err := protojson.Marshal(&fdp)
+	return fileJSON(&fdp)
+}
+
+// fileJSON renders a FileDescriptorProto in the generic JSON form: protojson's, decoded
+// by encoding/json.
+func fileJSON(f *descriptorpb.FileDescriptorProto) (File, error) {
+	b, err := protojson.Marshal(f)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", fdp.GetName(), err)
+		return nil, fmt.Errorf("encode %s: %w", f.GetName(), err)
 	}
-	var f File
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", fdp.GetName(), err)
+	var out File
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", f.GetName(), err)
 	}
-	return f, nil
+	return out, nil
 }
 
 // Normalize removes what legitimately differs between the two sides: buf's own
