@@ -36,11 +36,9 @@ func spool(ctx context.Context, name string, r io.Reader, max int64) (*os.File, 
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("classify: spooling %s: %w", name, err)
 	}
-	// Ending ctx at return also ends the goroutine of ctxio.Reader, which would
-	// otherwise wait for ever to hand over what it read past the limit.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	n, err := io.Copy(f, io.LimitReader(ctxio.Reader(ctx, r), max+1))
+	cr := ctxio.Reader(ctx, r)
+	defer cr.Close() // ends its goroutine, which would otherwise hold what it read past the limit
+	n, err := io.Copy(f, io.LimitReader(cr, max+1))
 	if err == nil && n > max {
 		err = fmt.Errorf("%w: %s passed %d bytes (Options.MaxSpool); write the plan to a file and load that, or raise the limit", ErrSpoolTooLarge, name, max)
 	} else if err != nil {

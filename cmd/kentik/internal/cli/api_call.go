@@ -108,7 +108,9 @@ func (g *Globals) readRequest(ctx context.Context, r apiRequest) (data []byte, f
 	case !r.given:
 		return []byte("{}"), "the empty request", nil
 	case r.data == "@-":
-		src, name = ctxio.Reader(ctx, g.Stdin), "stdin (-d @-)"
+		cr := ctxio.Reader(ctx, g.Stdin)
+		defer cr.Close()
+		src, name = cr, "stdin (-d @-)"
 	case strings.HasPrefix(r.data, "@"):
 		file := r.data[1:]
 		name = "-d @" + file

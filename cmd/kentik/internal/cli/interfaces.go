@@ -253,7 +253,9 @@ func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Inter
 	case "":
 		return nil, usagef("--file is required (a JSON file, or - for stdin)")
 	case "-":
-		r, name = ctxio.Reader(ctx, g.Stdin), "stdin"
+		cr := ctxio.Reader(ctx, g.Stdin)
+		defer cr.Close()
+		r, name = cr, "stdin"
 	default:
 		f, err := os.Open(file)
 		if err != nil {
