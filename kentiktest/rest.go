@@ -58,14 +58,15 @@ func (s *Server) startREST() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kentiktest: REST mapping: %w", err)
 	}
-	s.restConn = conn
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(restHeader),
 		runtime.WithErrorHandler(restError),
 	)
 	if err := gateway.Register(context.Background(), mux, conn); err != nil {
+		_ = conn.Close()
 		return nil, err
 	}
+	s.restConn = conn
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, withoutTrailingSlash(r))
 	}), nil
