@@ -135,6 +135,10 @@ func (t *noticeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// CloseIdleConnections forwards to the base transport, so that the adapter's Close
+// reaches it.
+func (t *noticeTransport) CloseIdleConnections() { closeIdle(t.base) }
+
 // notices returns the run's notifier, made on first use.
 func (g *Globals) notices() *notifier {
 	if g.notifier == nil {
