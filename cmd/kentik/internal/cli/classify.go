@@ -12,12 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
@@ -246,7 +244,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	defer c.Close()
 	r.Client = c.Interfaces()
 	r.Retries = retries.Load
-	pp := newProgressPrinter(g.Stderr, isTerminal(g.Stderr))
+	pp := newProgressPrinter(g.Stderr, g.terminal(g.Stderr))
 	r.Progress = pp.Report
 	if job != nil {
 		r.Progress = func(p classify.Progress) {
@@ -283,12 +281,6 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 		return fmt.Errorf("%w (--outage-budget %s: %s)", runErr, o.outage, hint)
 	}
 	return runErr
-}
-
-// isTerminal reports whether w is a terminal (progress then redraws one line).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func plural(n int) string {
@@ -424,7 +416,7 @@ func (w *classificationWidths) of(c classify.Classification) int {
 
 // printSummary prints what a run (or a dry run) did.
 func printSummary(w io.Writer, s *classify.Summary) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	row("plan", "%s (%s, sha256 %.12s)", s.Plan, s.Format, s.PlanSHA256)
 	row("rows", "%d: %d interfaces, %d duplicates dropped, %d rejected", s.Rows, s.Interfaces, s.Duplicates, s.Rejected)

@@ -170,7 +170,7 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		return err
 	}
 	defer c.Close()
-	pp := newProgressPrinter(g.Stderr, isTerminal(g.Stderr))
+	pp := newProgressPrinter(g.Stderr, g.terminal(g.Stderr))
 	pp.Every = time.Second
 	progress := pp.Report
 	if job != nil {

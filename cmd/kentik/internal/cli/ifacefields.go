@@ -369,5 +369,5 @@ func lenientSingle(fd protoreflect.FieldDescriptor, raw json.RawMessage) (json.R
 // isObjectMessage reports whether fd holds a message written as a JSON object: not one
 // of the well-known types with a JSON form of their own (Timestamp, Duration, ...).
 func isObjectMessage(fd protoreflect.FieldDescriptor) bool {
-	return fd.Kind() == protoreflect.MessageKind && fd.Message().ParentFile().Package() != "google.protobuf"
+	return fd.Kind() == protoreflect.MessageKind && !opaqueWKT(fd.Message())
 }

@@ -114,14 +114,11 @@ func (o listFlags) filter() (*ifacev1.InterfaceFilter, error) {
 }
 
 func runInterfacesList(ctx context.Context, g *Globals, filter *ifacev1.InterfaceFilter) error {
-	c, err := g.dialGRPC(ctx)
-	if err != nil {
+	var resp *ifacev1.ListInterfaceResponse
+	err := withInterfaces(ctx, g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) (err error) {
+		resp, err = ic.ListInterface(ctx, &ifacev1.ListInterfaceRequest{Filters: filter})
 		return err
-	}
-	defer c.Close()
-	cctx, cancel := g.callContext(ctx)
-	defer cancel()
-	resp, err := c.Interfaces().ListInterface(cctx, &ifacev1.ListInterfaceRequest{Filters: filter})
+	})
 	if err != nil {
 		return err
 	}

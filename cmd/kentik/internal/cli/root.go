@@ -216,8 +216,9 @@ func newRoot(g *Globals) *cobra.Command {
 		},
 	}
 	// --version prints what `kentik version` prints.
-	root.Version = currentVersion().Version
-	root.SetVersionTemplate(currentVersion().String())
+	v := currentVersion()
+	root.Version = v.Version
+	root.SetVersionTemplate(v.String())
 	root.SetFlagErrorFunc(flagError)
 	f := root.PersistentFlags()
 	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")
