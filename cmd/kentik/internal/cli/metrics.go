@@ -127,9 +127,9 @@ func (s *metricsServer) Close() {
 	<-s.done
 }
 
-// fakeCollector exports what `kentik fake` saw, per API (api="grpc" for the gRPC
-// InterfaceService, "v5" for the V5 REST API), read from kentiktest's Stats at each
-// scrape.
+// fakeCollector exports what `kentik fake` saw, per API (api="grpc" for the v6
+// services, over gRPC and the REST mapping; "v5" for the V5 REST API), read from
+// kentiktest's Stats at each scrape.
 type fakeCollector struct {
 	srv *kentiktest.Server
 }
@@ -138,7 +138,7 @@ var (
 	fakeRequests = prometheus.NewDesc("kentik_fake_requests_total",
 		"Calls the fake received, rejected ones included, by API and method.", []string{"api", "method"}, nil)
 	fakeRejections = prometheus.NewDesc("kentik_fake_rejections_total",
-		`Calls the fake refused, by API and reason ("rate-limit", "concurrency", "unauthenticated", "fault", "canceled").`, []string{"api", "reason"}, nil)
+		`Calls the fake refused, by API and reason ("rate-limit", "concurrency", "unauthenticated", "fault", "canceled", "outage").`, []string{"api", "reason"}, nil)
 	fakeDelayed = prometheus.NewDesc("kentik_fake_delayed_total",
 		"Calls the fake answered late because they were beyond a soft limit.", []string{"api"}, nil)
 	fakeMaxInFlight = prometheus.NewDesc("kentik_fake_max_in_flight_calls",
