@@ -187,7 +187,7 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 	if desc := o.outage.String(); desc != "" {
 		fmt.Fprintf(out, "the fake will play an outage: %s\n\n", desc)
 	}
-	stopOutage := o.outage.start(srv, outageMode, pp.Say) // between the progress lines
+	stopOutage := o.outage.start(srv, outageMode, func(line string) { fmt.Fprintln(g.Stderr, line) }) // the console clears the status line first
 	s, runErr := r.Run(ctx, plan)
 	stopOutage()
 	st := srv.Stats()

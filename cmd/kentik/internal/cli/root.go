@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // execute runs the command with args on g's streams and returns the exit code.
 func (g *Globals) execute(ctx context.Context, args []string) int {
+	g.Stderr = newConsole(g.Stderr) // one lock for every writer of stderr
 	stdin, stdout, stderr := g.Stdin, g.Stdout, g.Stderr
 	root := newRoot(g)
 	root.SetArgs(args)
