@@ -161,7 +161,7 @@ func (o *outage) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
 	if o.health == nil {
 		return
 	}
-	for _, svc := range v6Methods.services {
+	for _, svc := range v6Methods().services {
 		o.health.SetServingStatus(svc.Name, st)
 	}
 }
