@@ -50,7 +50,9 @@ unless --responses DIR gives them a canned answer: a file DIR/SERVICE/METHOD.jso
 method, the response in protobuf JSON, e.g.
 DIR/kentik.device.v202308beta1.DeviceService/GetDevice.json. The HTTP listener also
 serves Kentik's v6 REST mapping of every service (the paths of Kentik's REST reference,
-such as GET /interface/v202108alpha1/interfaces), with the same headers and limits. It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
+such as GET /interface/v202108alpha1/interfaces), with the same headers and limits.
+
+It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
 KENTIK_API_TOKEN), falling back to the fake's built-in local ones, and enforces
 --rate-limit the way Kentik does: over the limits, RESOURCE_EXHAUSTED or HTTP 429 with a
 retry delay; beyond soft limits, delayed answers.

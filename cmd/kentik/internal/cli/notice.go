@@ -77,8 +77,8 @@ func (n *notifier) answerWait(method string, d time.Duration) {
 }
 
 // retryWait notes a retry after Kentik refused a call for the rate limit. The retry
-// waits out Kentik's push-back in the limiter before it is sent (RetryEvent.Wait is
-// not filled in by the clients, so the notice cannot say for how long).
+// waits out Kentik's push-back in the limiter before it is sent (the gRPC client leaves
+// RetryEvent.Wait zero, so the notice does not say for how long).
 func (n *notifier) retryWait(e kentik.RetryEvent) {
 	if e.Code != codes.ResourceExhausted {
 		return
