@@ -81,10 +81,10 @@ func fileJSON(f *descriptorpb.FileDescriptorProto) (File, error) {
 	return out, nil
 }
 
-// Normalize removes what legitimately differs between the two sides: buf's own
+// normalize removes what legitimately differs between the two sides: buf's own
 // bookkeeping, source info, file-level language options (go_package and friends are
 // each project's choice), the OpenAPI options and their imports, and import order.
-func Normalize(f File) File {
+func normalize(f File) File {
 	out := deepCopy(f).(map[string]any)
 	delete(out, "bufExtension")
 	delete(out, "sourceCodeInfo")
@@ -137,7 +137,7 @@ func stripOptions(v any) {
 // Diff lists every difference between want (the reference) and got (the project), as
 // readable lines naming the path to the difference. Both are normalized first.
 func Diff(want, got File) []string {
-	return Compare(Normalize(want), Normalize(got))
+	return Compare(normalize(want), normalize(got))
 }
 
 // Compare lists every difference between want and got as they are, without normalizing.
