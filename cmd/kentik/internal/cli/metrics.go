@@ -40,12 +40,9 @@ func (m metricsFlags) check() error {
 		}
 		return nil
 	}
-	host, port, err := net.SplitHostPort(m.listen)
+	host, err := checkListenAddr("metrics-listen", m.listen)
 	if err != nil {
-		return usagef("--metrics-listen %q: want HOST:PORT: %v", m.listen, err)
-	}
-	if err := checkPort(port, 0); err != nil {
-		return &UsageError{Err: fmt.Errorf("--metrics-listen %q: %w", m.listen, err)}
+		return err
 	}
 	if !m.listenAny && !kentik.IsLoopbackHost(host) {
 		return usagef("--metrics-listen %q is not a loopback address; metrics are served on 127.0.0.1 or ::1 unless you pass --metrics-listen-any", m.listen)
