@@ -145,6 +145,7 @@ func (g *Globals) execute(ctx context.Context, args []string) int {
 func (g *Globals) flagHints(err error) []string {
 	var hints []string
 	var batchSize *classify.BatchSizeMismatchError
+	plaintext := g.plaintextHint(err)
 	switch code := kentik.CodeOf(err); {
 	case errors.Is(err, kentik.ErrMissingCredentials):
 		hints = append(hints, "run kentik auth login once, or give --email and --token-file (or set KENTIK_EMAIL and KENTIK_API_TOKEN)")
@@ -169,11 +170,11 @@ func (g *Globals) flagHints(err error) []string {
 		hints = append(hints, "run the plan the --journal was written for, or give a new --journal")
 	case errors.Is(err, redislimit.ErrUnavailable):
 		hints = append(hints, fmt.Sprintf("the Redis of the shared limiter (%s, from %s) could not be reached: check that it runs and is reachable, or add --limiter-fallback to go on with this process's own limiter", redislimit.RedactURL(g.Limiter), g.source("limiter")))
-	case code == codes.Unavailable && g.plaintextHint(err) == "":
+	case code == codes.Unavailable && plaintext == "":
 		hints = append(hints, "check the network, --region and --grpc-endpoint (or --api-url for V5 commands)")
 	}
-	if h := g.plaintextHint(err); h != "" {
-		hints = append(hints, h)
+	if plaintext != "" {
+		hints = append(hints, plaintext)
 	}
 	if errors.Is(err, kentik.ErrPlaintextNotLoopback) {
 		hints = append(hints, fmt.Sprintf("plaintext was asked for by %s, and the endpoint %s by %s", g.source("plaintext"), g.endpoint(), g.sourceOr("grpc-endpoint", "region "+g.Region)))
