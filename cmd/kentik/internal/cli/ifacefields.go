@@ -118,9 +118,14 @@ func setField(m *ifacev1.Interface, assignment string) (protoreflect.FieldDescri
 	return fd, nil
 }
 
-// scalarValue reads s as a value of the singular, non-message field fd.
+// scalarValue reads s as a value of the singular, non-message field fd. An empty value
+// (blanks only, for a field that is not a string) is the field's zero value, which
+// clears it.
 func scalarValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
 	t := strings.TrimSpace(s)
+	if t == "" && fd.Kind() != protoreflect.StringKind {
+		return fd.Default(), nil
+	}
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(s), nil
