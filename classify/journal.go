@@ -245,10 +245,11 @@ func (j *journal) load(data []byte, p *Plan) (int, error) {
 func (j *journal) line(line []byte, lineNo int, header **journalHeader, p *Plan) (bool, error) {
 	if *header == nil {
 		var h journalHeader
-		if json.Unmarshal(line, &h) == nil && h.Journal == journalMagicV1 {
+		parsed := json.Unmarshal(line, &h) == nil
+		if parsed && h.Journal == journalMagicV1 {
 			return false, fmt.Errorf("%w: %s is a journal of format 1, written by an earlier version, whose acknowledgements carry no checksums to verify; finish the job with that version, or start a new journal (every batch is then sent again, which is harmless)", ErrJournalMismatch, j.path)
 		}
-		if json.Unmarshal(line, &h) != nil || h.Journal != journalMagic || len(h.ID) != 32 {
+		if !parsed || h.Journal != journalMagic || len(h.ID) != 32 {
 			if lineNo == 1 && looksLikeJournalStart(line) {
 				return false, nil
 			}
@@ -328,19 +329,19 @@ func (j *journal) create(f *os.File, p *Plan) error {
 		return fmt.Errorf("classify: journal: %w", err)
 	}
 	j.id, j.plan = h.ID, h.PlanSHA256
-	return syncDir(filepath.Dir(j.path))
+	syncDir(filepath.Dir(j.path))
+	return nil
 }
 
 // syncDir makes a new directory entry durable. Some systems cannot sync a directory;
 // that is not an error worth stopping for.
-func syncDir(dir string) error {
+func syncDir(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
-		return nil
+		return
 	}
 	defer d.Close()
 	_ = d.Sync()
-	return nil
 }
 
 // check reports whether b was acknowledged by an earlier run (done), or whether the
@@ -375,7 +376,8 @@ func (j *journal) doneCounts() (batches, interfaces int) {
 
 // record appends an acknowledged batch and syncs it to disk before returning.
 func (j *journal) record(b Batch) error {
-	line, _ := json.Marshal(journalAck{Group: b.Group, Seq: b.Seq, Count: len(b.IDs), Sum: ackSum(j.id, j.plan, b)})
+	sum := ackSum(j.id, j.plan, b)
+	line, _ := json.Marshal(journalAck{Group: b.Group, Seq: b.Seq, Count: len(b.IDs), Sum: sum})
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
@@ -387,7 +389,7 @@ func (j *journal) record(b Batch) error {
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("classify: journal: %w", err)
 	}
-	j.done[batchKey{b.Group, b.Seq}] = ack{n: len(b.IDs), sum: ackSum(j.id, j.plan, b)}
+	j.done[batchKey{b.Group, b.Seq}] = ack{n: len(b.IDs), sum: sum}
 	return nil
 }
 

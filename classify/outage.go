@@ -49,11 +49,6 @@ const (
 	outageReportEvery = time.Second
 )
 
-// manualClassifyIdempotent says whether a ManualClassify that may have reached Kentik may
-// be sent again: the schema's decision (kentik.IdempotentMethod), which lists it as
-// idempotent by meaning (it sets a state).
-var manualClassifyIdempotent = kentik.IdempotentMethod(ifacev1.InterfaceService_ManualClassify_FullMethodName)
-
 // transient reports whether a ManualClassify failure (after the client's retries, while
 // the job's context is live) may go away by itself, and the batch may be sent again
 // under the retry rules (kentik.Retryable): UNAVAILABLE, which includes the connection
@@ -62,14 +57,17 @@ var manualClassifyIdempotent = kentik.IdempotentMethod(ifacev1.InterfaceService_
 // its push-back longer than the client waits (*ratelimit.PushBackError) included, and of
 // the client's limiter. kentik.GRPCFailure sorts the codes; it calls DEADLINE_EXCEEDED
 // permanent because a caller's own deadline is no reason to retry, but here the job's
-// context is still live, so the deadline was the call's.
+// context is still live, so the deadline was the call's. Whether a ManualClassify that may
+// have reached Kentik may be sent again is the schema's decision (kentik.IdempotentMethod
+// lists it as idempotent by meaning: it sets a state); it is asked here rather than at
+// init, which every program linking the package would pay.
 func transient(err error) bool {
 	code := kentik.CodeOf(err)
 	f := kentik.Interrupted
 	if code != codes.DeadlineExceeded {
 		f = kentik.GRPCFailure(code, status.Convert(err).Message())
 	}
-	return f != kentik.Permanent && kentik.Retryable(f, manualClassifyIdempotent)
+	return f != kentik.Permanent && kentik.Retryable(f, kentik.IdempotentMethod(ifacev1.InterfaceService_ManualClassify_FullMethodName))
 }
 
 // pushBack returns how long the server asked to be left alone, when the failure says so.

@@ -236,7 +236,7 @@ func LoadReader(ctx context.Context, name string, r io.Reader, opts Options) (*P
 	if opts.MaxSpool < 0 {
 		return nil, fmt.Errorf("classify: Options.MaxSpool %d: want a positive number of bytes, or 0 for DefaultMaxSpool", opts.MaxSpool)
 	}
-	f, fname, _, err := spool(ctx, name, r, opts.maxSpool())
+	f, fname, err := spool(ctx, name, r, opts.maxSpool())
 	if err != nil {
 		return nil, err
 	}

@@ -499,7 +499,7 @@ func jsonReason(err error) string {
 	msg := err.Error()
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("%s must be an object with string values, got %s", "the row", te.Value)
+		return "the row must be an object with string values, got " + te.Value
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "invalid JSON: unexpected end of line"

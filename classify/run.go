@@ -308,7 +308,8 @@ func (r *Runner) DryRun(ctx context.Context, p *Plan) (*Summary, error) {
 
 // Run sends the plan's batches and returns what happened. The Summary is never nil. The
 // error is nil only when every interface of the plan is classified (and, with Verify,
-// confirmed); otherwise it wraps ErrFailed, ErrVerify, ErrStopped (credentials refused),
+// confirmed); otherwise it wraps ErrFailed, ErrVerify and ErrMissing (with Verify),
+// ErrOutage (an outage outlasted OutageBudget), ErrStopped (credentials refused),
 // ErrJournalMismatch, ErrJournalInUse, ErrPlanChanged, or the context's error when the
 // job was interrupted (rerun with the same journal to finish it).
 func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
@@ -396,11 +397,7 @@ func (r *Runner) Run(ctx context.Context, p *Plan) (*Summary, error) {
 	s.Elapsed = time.Since(start)
 	s.ElapsedSec = s.Elapsed.Seconds()
 	s.OutageSec = s.OutageTime.Seconds()
-	if !st.firstStart.IsZero() && s.Sent > 0 {
-		if span := st.lastEnd.Sub(st.firstStart); span > 0 {
-			s.Rate = float64(s.Sent) / span.Seconds()
-		}
-	}
+	s.Rate = st.rateLocked() // every call has ended
 	if s.PolicyRate > 0 && s.Sent > 0 {
 		// The least time the policy allows for this many requests: none means it
 		// allows them all at once (they fit in every window, below every soft limit).
@@ -494,10 +491,7 @@ func verifyError(s *Summary, r *Runner) error {
 
 // outageError is the error of a job that an outage stopped.
 func (r *Runner) outageError(s *Summary) error {
-	hint := ""
-	if r.FailedFile != "" {
-		hint = "; their rows are in " + r.FailedFile + " (run it as a plan to retry them)"
-	}
+	hint := r.failedHint()
 	if r.Journal != "" {
 		hint += "; or run the job again with the journal " + r.Journal + " to finish it"
 	}
@@ -924,6 +918,19 @@ func (st *runState) progress() Progress {
 	return st.progressLocked()
 }
 
+// rateLocked is the requests completed per second, from the start of the first call to
+// the end of the last one; 0 before two moments are known. The caller holds st.mu, or
+// every call has ended.
+func (st *runState) rateLocked() float64 {
+	if st.firstStart.IsZero() || st.s.Sent == 0 {
+		return 0
+	}
+	if span := st.lastEnd.Sub(st.firstStart); span > 0 {
+		return float64(st.s.Sent) / span.Seconds()
+	}
+	return 0
+}
+
 func (st *runState) progressLocked() Progress {
 	s := st.s
 	pr := Progress{
@@ -944,12 +951,7 @@ func (st *runState) progressLocked() Progress {
 		pr.OutageTime += pr.Unreachable
 		pr.RetryEvery = st.outageEvery
 	}
-	if !st.firstStart.IsZero() && s.Sent > 0 {
-		span := st.lastEnd.Sub(st.firstStart)
-		if span > 0 {
-			pr.Rate = float64(s.Sent) / span.Seconds()
-		}
-	}
+	pr.Rate = st.rateLocked()
 	left := st.total - s.Sent
 	if left > 0 {
 		per := st.r.Policy.MinInterval()

@@ -28,19 +28,16 @@ func (o Options) maxSpool() int64 {
 }
 
 // spool copies r, at most max bytes of it, to a new temporary file that has no name
-// (see newSpool), and returns the file, the name to remove on Close ("" when it has none)
-// and the number of bytes copied. When ctx ends, the copy stops at once, even during a
-// read of r that blocks.
-func spool(ctx context.Context, name string, r io.Reader, max int64) (*os.File, string, int64, error) {
+// (see newSpool), and returns the file and the name to remove on Close ("" when it has
+// none). When ctx ends, the copy stops at once, even during a read of r that blocks.
+func spool(ctx context.Context, name string, r io.Reader, max int64) (*os.File, string, error) {
 	f, path, err := newSpool()
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("classify: spooling %s: %w", name, err)
+		return nil, "", fmt.Errorf("classify: spooling %s: %w", name, err)
 	}
-	// Ending ctx at return also ends the goroutine of ctxio.Reader, which would
-	// otherwise wait for ever to hand over what it read past the limit.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	n, err := io.Copy(f, io.LimitReader(ctxio.Reader(ctx, r), max+1))
+	cr := ctxio.Reader(ctx, r)
+	defer cr.Close() // ends its goroutine, which would otherwise hold what it read past the limit
+	n, err := io.Copy(f, io.LimitReader(cr, max+1))
 	if err == nil && n > max {
 		err = fmt.Errorf("%w: %s passed %d bytes (Options.MaxSpool); write the plan to a file and load that, or raise the limit", ErrSpoolTooLarge, name, max)
 	} else if err != nil {
@@ -51,9 +48,9 @@ func spool(ctx context.Context, name string, r io.Reader, max int64) (*os.File, 
 		if path != "" {
 			os.Remove(path)
 		}
-		return nil, "", 0, err
+		return nil, "", err
 	}
-	return f, path, n, nil
+	return f, path, nil
 }
 
 // newSpool returns a new temporary file that has no name, so that a job killed at any

@@ -52,7 +52,7 @@ func canonicalMethod(name string) (string, error) {
 	if n, ok := methodNames[strings.TrimSpace(name)]; ok {
 		return n, nil
 	}
-	m, err := v6Methods.lookup(name)
+	m, err := v6Methods().lookup(name)
 	if err == nil {
 		return m.key, nil
 	}

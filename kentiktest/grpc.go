@@ -106,7 +106,7 @@ func (s *Server) limitGRPC(ctx context.Context, req any, info *grpc.UnaryServerI
 
 // methodKey names a method in Stats, Requests and the fault rules (see v6Method.key).
 func methodKey(fullMethod string) string {
-	if m, ok := v6Methods.byFull[fullMethod]; ok {
+	if m, ok := v6Methods().byFull[fullMethod]; ok {
 		return m.key
 	}
 	return fullMethod

@@ -226,14 +226,13 @@ func checkUserEmail(email string) (string, error) {
 	return e, nil
 }
 
-// createTenant adds a tenant with the next free id.
+// createTenant adds a tenant with a new id, above every id given so far (so the
+// tenants stay ordered by id).
 func (st *tenantStore) createTenant(name, description string, now time.Time) Tenant {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	id := int64(1)
-	if n := len(st.tenants); n > 0 {
-		id = st.tenants[n-1].ID + 1 // ordered by id
-	}
+	id := st.nextTenant
+	st.nextTenant++
 	at := now.UTC().Format(v5Time)
 	t := Tenant{ID: id, CompanyID: companyID, Name: name, Description: description, CDate: at, EDate: at, Users: []TenantUser{}}
 	st.tenants = append(st.tenants, t)

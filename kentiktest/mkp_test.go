@@ -165,6 +165,11 @@ func TestMyKentikV6Tenants(t *testing.T) {
 	if _, ok := s.Tenant(104); ok {
 		t.Error("tenant 104 still there")
 	}
+	// A deleted tenant's id is not given again.
+	again, err := tenants.CreateTenant(ctx(t), &mkpv1.CreateTenantRequest{Tenant: &mkpv1.Tenant{Name: "Umbrella again"}})
+	if err != nil || again.GetTenant().GetId() != "105" {
+		t.Fatalf("CreateTenant after a delete: %v, %v", again, err)
+	}
 
 	for name, call := range map[string]struct {
 		err  error

@@ -11,19 +11,17 @@ import (
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
-	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
 )
 
 // OutageMode is how the fake is out of reach during an Outage.
 type OutageMode int
 
 const (
-	// OutageUnavailable keeps the listeners open but answers every InterfaceService call
-	// UNAVAILABLE and every V5 request 503 Service Unavailable, as a front end whose
-	// backends are down does. Credentials are still checked first; the refused calls
-	// use up no rate limit and are counted in Stats under RejectOutage. The health
-	// service reports the InterfaceService NOT_SERVING.
+	// OutageUnavailable keeps the listeners open but answers every v6 call (gRPC and the
+	// REST mapping) UNAVAILABLE and every V5 request 503 Service Unavailable, as a front
+	// end whose backends are down does. Credentials are still checked first; the refused
+	// calls use up no rate limit and are counted in Stats under RejectOutage. The health
+	// service reports every v6 service NOT_SERVING (in both modes).
 	OutageUnavailable OutageMode = iota + 1
 	// OutageRefuse closes every open connection of both APIs and refuses new ones: the
 	// listeners are closed for the duration (a client's connect fails with "connection
@@ -69,7 +67,7 @@ type outage struct {
 	unavailable atomic.Bool // the gate's fast path: one load per call
 
 	mu     sync.Mutex
-	health *health.Server // told that the InterfaceService is down during an outage
+	health *health.Server // told that the v6 services are down during an outage
 	mode   OutageMode     // 0: none
 	gen    int            // which outage the timer ends: a replaced outage's timer does nothing
 	timer  *time.Timer
@@ -157,10 +155,14 @@ func (o *outage) close() {
 	}
 }
 
-// setHealth reports the InterfaceService's health (a closed health server ignores it).
+// setHealth reports the health of every v6 service, as newGRPCServer registered them
+// (a closed health server ignores it).
 func (o *outage) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
-	if o.health != nil {
-		o.health.SetServingStatus(ifacev1.InterfaceService_ServiceDesc.ServiceName, st)
+	if o.health == nil {
+		return
+	}
+	for _, svc := range v6Methods().services {
+		o.health.SetServingStatus(svc.Name, st)
 	}
 }
 

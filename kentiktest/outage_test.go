@@ -18,6 +18,7 @@ import (
 
 	"github.com/gokentik/kentik"
 	ifacev1 "github.com/gokentik/kentik/gen/kentik/interface/v202108alpha1"
+	mkpv1 "github.com/gokentik/kentik/gen/kentik/mkp/v202407"
 	"github.com/gokentik/kentik/kentiktest"
 )
 
@@ -41,13 +42,22 @@ func eventually(t *testing.T, what string, f func() bool) {
 	}
 }
 
+// servingStatus is what the health service says of InterfaceService and of My Kentik's
+// TenantService, which must agree.
 func servingStatus(t *testing.T, s *kentiktest.Server) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
-	r, err := healthpb.NewHealthClient(conn(t, s)).Check(ctx(t), &healthpb.HealthCheckRequest{Service: ifacev1.InterfaceService_ServiceDesc.ServiceName})
-	if err != nil {
-		t.Fatal(err)
+	var out []healthpb.HealthCheckResponse_ServingStatus
+	for _, svc := range []string{ifacev1.InterfaceService_ServiceDesc.ServiceName, mkpv1.TenantService_ServiceDesc.ServiceName} {
+		r, err := healthpb.NewHealthClient(conn(t, s)).Check(ctx(t), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.GetStatus())
 	}
-	return r.GetStatus()
+	if out[0] != out[1] {
+		t.Errorf("health: InterfaceService %v, TenantService %v", out[0], out[1])
+	}
+	return out[0]
 }
 
 func TestOutageUnavailable(t *testing.T) {

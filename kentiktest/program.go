@@ -58,7 +58,7 @@ func (p *programs) set(full string, h Handler) {
 // public method is so named, or an InterfaceService method by short name. Wrap the
 // fake's own answer (Builtin) to add to it, e.g. to fail some calls by their content.
 func (s *Server) Handle(method string, h Handler) error {
-	m, err := v6Methods.lookup(method)
+	m, err := v6Methods().lookup(method)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (s *Server) Respond(method string, resp proto.Message) error {
 // answers UNIMPLEMENTED unless programmed). Programs given with Handle or Respond are
 // not consulted. The error is for a method name that names no public method.
 func (s *Server) Builtin(method string) (Handler, error) {
-	m, err := v6Methods.lookup(method)
+	m, err := v6Methods().lookup(method)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (s *Server) Programmed() []string {
 // WithHandler programs method with h from the start, as Server.Handle does.
 func WithHandler(method string, h Handler) Option {
 	return func(cf *config) error {
-		m, err := v6Methods.lookup(method)
+		m, err := v6Methods().lookup(method)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ type program struct {
 // canned checks resp against method's response type and returns a Handler answering
 // a copy of it.
 func canned(method string, resp proto.Message) (*v6Method, Handler, error) {
-	m, err := v6Methods.lookup(method)
+	m, err := v6Methods().lookup(method)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -58,7 +58,7 @@ func loadResponses(fsys fs.FS, dir string) ([]program, error) {
 		if !ok || strings.Contains(file, "/") {
 			return fmt.Errorf("kentiktest: responses: %s: want the file at SERVICE/METHOD.json under %s (e.g. kentik.device.v202308beta1.DeviceService/GetDevice.json)", name, dir)
 		}
-		m, ok := v6Methods.byFull["/"+svc+"/"+strings.TrimSuffix(file, path.Ext(file))]
+		m, ok := v6Methods().byFull["/"+svc+"/"+strings.TrimSuffix(file, path.Ext(file))]
 		if !ok {
 			return fmt.Errorf("kentiktest: responses: %s: %w", name, unknownFileMethod(svc, file))
 		}
@@ -97,7 +97,7 @@ func loadResponses(fsys fs.FS, dir string) ([]program, error) {
 // unknownFileMethod says why SERVICE/FILE names no public method.
 func unknownFileMethod(svc, file string) error {
 	method := strings.TrimSuffix(file, path.Ext(file))
-	for _, s := range v6Methods.services {
+	for _, s := range v6Methods().services {
 		if s.Name != svc {
 			continue
 		}

@@ -25,7 +25,7 @@ func FuzzLoadResponses(f *testing.F) {
 			return
 		}
 		for _, p := range ps {
-			m := v6Methods.byFull[p.full]
+			m := v6Methods().byFull[p.full]
 			resp, err := p.h(t.Context(), m.in.New().Interface())
 			if err != nil || resp.ProtoReflect().Descriptor() != m.out.Descriptor() {
 				t.Fatalf("%s: answered %v, %v", p.full, resp, err)

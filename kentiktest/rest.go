@@ -58,14 +58,15 @@ func (s *Server) startREST() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kentiktest: REST mapping: %w", err)
 	}
-	s.restConn = conn
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(restHeader),
 		runtime.WithErrorHandler(restError),
 	)
 	if err := gateway.Register(context.Background(), mux, conn); err != nil {
+		_ = conn.Close()
 		return nil, err
 	}
+	s.restConn = conn
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, withoutTrailingSlash(r))
 	}), nil
@@ -117,7 +118,3 @@ func withoutTrailingSlash(r *http.Request) *http.Request {
 // GET https://grpc.api.kentik.com/interface/v202108alpha1/interfaces does. Every
 // service's paths are served there, whatever host Kentik serves it on.
 func (s *Server) RESTURL() string { return "http://" + s.HTTPAddr() }
-
-// RESTHandler returns the v6 REST mapping's handler (authentication, limits and faults
-// included: each request is a gRPC call to the fake), to serve from a mux of one's own.
-func (s *Server) RESTHandler() http.Handler { return s.restHandler }

@@ -53,7 +53,7 @@ type APIStats struct {
 // Request is what one call carried, for tests of client-side interceptors.
 type Request struct {
 	API    string // "grpc", "rest" (the v6 REST mapping) or "v5"
-	Method string // short method name, as in APIStats.Calls
+	Method string // the method as APIStats.Calls names it
 	// Header holds the gRPC metadata or the HTTP headers, keys in lower case. The
 	// credentials are there as sent, token included: this is a test fake, and the
 	// values are the caller's own.

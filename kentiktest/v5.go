@@ -100,13 +100,14 @@ func cloneTenants(ts []Tenant) []Tenant {
 
 // tenantStore holds the tenants, ordered by id.
 type tenantStore struct {
-	mu       sync.Mutex
-	tenants  []Tenant
-	nextUser int64
+	mu         sync.Mutex
+	tenants    []Tenant // ordered by id
+	nextTenant int64    // above every id ever given: a deleted tenant's id is not given again
+	nextUser   int64
 }
 
 func newTenantStore(ts []Tenant, started time.Time) (*tenantStore, error) {
-	st := &tenantStore{tenants: cloneTenants(ts), nextUser: 300001}
+	st := &tenantStore{tenants: cloneTenants(ts), nextTenant: 1, nextUser: 300001}
 	slices.SortFunc(st.tenants, func(a, b Tenant) int { return int(min(max(a.ID-b.ID, -1), 1)) })
 	seenT, seenU := map[int64]bool{}, map[string]bool{}
 	for i := range st.tenants {
@@ -115,6 +116,7 @@ func newTenantStore(ts []Tenant, started time.Time) (*tenantStore, error) {
 			return nil, fmt.Errorf("kentiktest: tenant id %d is not positive or not unique", t.ID)
 		}
 		seenT[t.ID] = true
+		st.nextTenant = max(st.nextTenant, t.ID+1)
 		if t.CDate == "" {
 			t.CDate = started.UTC().Format(v5Time)
 		}

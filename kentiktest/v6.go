@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -48,7 +49,10 @@ type v6Catalog struct {
 	byShort  map[string][]*v6Method // "Method" and "Service.Method" → candidates
 }
 
-var v6Methods = newV6Catalog()
+// v6Methods returns the catalog, built on first use: building it takes milliseconds
+// and megabytes, which the kentik command, linking this package for `kentik fake`,
+// would otherwise spend at the start of every command.
+var v6Methods = sync.OnceValue(newV6Catalog)
 
 func newV6Catalog() *v6Catalog {
 	c := &v6Catalog{
@@ -137,14 +141,14 @@ func (c *v6Catalog) lookup(name string) (*v6Method, error) {
 // method of the service, and the fake answers 60 services it knows only as schema.
 func (s *Server) v6ServiceDescs() []*grpc.ServiceDesc {
 	var out []*grpc.ServiceDesc
-	for _, svc := range v6Methods.services {
+	for _, svc := range v6Methods().services {
 		sd := &grpc.ServiceDesc{
 			ServiceName: svc.Name,
 			HandlerType: (*any)(nil), // any server value will do: the handlers close over s
 			Metadata:    svc.Desc.ParentFile().Path(),
 		}
 		for _, km := range svc.Methods {
-			m := v6Methods.byFull[km.FullMethod]
+			m := v6Methods().byFull[km.FullMethod]
 			if m.streaming() {
 				sd.Streams = append(sd.Streams, grpc.StreamDesc{
 					StreamName:    m.name,

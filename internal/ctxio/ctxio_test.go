@@ -1,11 +1,13 @@
 package ctxio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -37,4 +39,19 @@ func TestReaderCancelsBlockedRead(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read did not end with the context")
 	}
+}
+
+// A reader closed before the end of r ends its goroutine, though ctx lives on: a caller
+// that stops at a size limit leaves nothing behind (synctest fails a test whose
+// goroutines stay blocked).
+func TestReaderCloseEndsCopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := Reader(context.Background(), bytes.NewReader(make([]byte, 1<<20)))
+		if _, err := io.ReadFull(r, make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -64,21 +64,27 @@ func FromRawDescriptor(raw []byte) (File, error) {
 	if err := proto.Unmarshal(raw, &fdp); err != nil {
 		return nil, fmt.Errorf("decode raw descriptor: %w", err)
 	}
-	b, err := protojson.Marshal(&fdp)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", fdp.GetName(), err)
-	}
-	var f File
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", fdp.GetName(), err)
-	}
-	return f, nil
+	return fileJSON(&fdp)
 }
 
-// Normalize removes what legitimately differs between the two sides: buf's own
+// fileJSON renders a FileDescriptorProto in the generic JSON form: protojson's, decoded
+// by encoding/json.
+func fileJSON(f *descriptorpb.FileDescriptorProto) (File, error) {
+	b, err := protojson.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", f.GetName(), err)
+	}
+	var out File
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", f.GetName(), err)
+	}
+	return out, nil
+}
+
+// normalize removes what legitimately differs between the two sides: buf's own
 // bookkeeping, source info, file-level language options (go_package and friends are
 // each project's choice), the OpenAPI options and their imports, and import order.
-func Normalize(f File) File {
+func normalize(f File) File {
 	out := deepCopy(f).(map[string]any)
 	delete(out, "bufExtension")
 	delete(out, "sourceCodeInfo")
@@ -131,7 +137,7 @@ func stripOptions(v any) {
 // Diff lists every difference between want (the reference) and got (the project), as
 // readable lines naming the path to the difference. Both are normalized first.
 func Diff(want, got File) []string {
-	return Compare(Normalize(want), Normalize(got))
+	return Compare(normalize(want), normalize(got))
 }
 
 // Compare lists every difference between want and got as they are, without normalizing.

@@ -168,31 +168,10 @@ func (s *Set) withFiles(files []*descriptorpb.FileDescriptorProto) (*Set, error)
 // fields: an option whose extension the set does not define.
 func checkOptionsDecoded(file string, m protoreflect.Message) error {
 	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
+	eachOptions(m, func(_, opts protoreflect.Message) {
+		if u := opts.GetUnknown(); err == nil && len(u) > 0 {
+			err = fmt.Errorf("%s: a %s holds %d bytes of options that no file of the set defines", file, opts.Descriptor().Name(), len(u))
 		}
-		check := func(child protoreflect.Message) bool {
-			if isOptions(child.Descriptor()) {
-				if u := child.GetUnknown(); len(u) > 0 {
-					err = fmt.Errorf("%s: a %s holds %d bytes of options that no file of the set defines", file, child.Descriptor().Name(), len(u))
-					return false
-				}
-				return true
-			}
-			err = checkOptionsDecoded(file, child)
-			return err == nil
-		}
-		if fd.IsList() {
-			list := v.List()
-			for i := range list.Len() {
-				if !check(list.Get(i).Message()) {
-					return false
-				}
-			}
-			return true
-		}
-		return check(v.Message())
 	})
 	return err
 }
@@ -225,17 +204,7 @@ func (s *Set) Descriptor(fullName string) (protoreflect.Descriptor, error) {
 
 // JSON renders a file (of this set, or derived from one) in the generic JSON form the
 // comparison works on, with the set's option extensions named as protojson names them.
-func (s *Set) JSON(f *descriptorpb.FileDescriptorProto) (File, error) {
-	b, err := protojson.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", f.GetName(), err)
-	}
-	var out File
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", f.GetName(), err)
-	}
-	return out, nil
-}
+func (s *Set) JSON(f *descriptorpb.FileDescriptorProto) (File, error) { return fileJSON(f) }
 
 // Binary encodes the set as a binary FileDescriptorSet, deterministically.
 func (s *Set) Binary() ([]byte, error) {

@@ -106,14 +106,7 @@ func (p *printer) fail(format string, args ...any) {
 
 func (p *printer) imports() {
 	f := p.file
-	public := map[int32]bool{}
-	for _, i := range f.GetPublicDependency() {
-		public[i] = true
-	}
-	weak := map[int32]bool{}
-	for _, i := range f.GetWeakDependency() {
-		weak[i] = true
-	}
+	public, weak := importKinds(f)
 	var lines []string
 	for i, dep := range f.GetDependency() {
 		kind := ""

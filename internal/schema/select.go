@@ -267,14 +267,7 @@ func (s *Set) pruneImports(f *descriptorpb.FileDescriptorProto) (int, error) {
 		return 0, err
 	}
 	old := f.GetDependency()
-	public := map[int32]bool{}
-	for _, i := range f.GetPublicDependency() {
-		public[i] = true
-	}
-	weak := map[int32]bool{}
-	for _, i := range f.GetWeakDependency() {
-		weak[i] = true
-	}
+	public, weak := importKinds(f)
 	var deps []string
 	var newPublic, newWeak []int32
 	for i, dep := range old {
@@ -291,6 +284,19 @@ func (s *Set) pruneImports(f *descriptorpb.FileDescriptorProto) (int, error) {
 	}
 	f.Dependency, f.PublicDependency, f.WeakDependency = deps, newPublic, newWeak
 	return len(old) - len(deps), nil
+}
+
+// importKinds returns the indexes (in f's dependency list) of f's public imports and of
+// its weak ones.
+func importKinds(f *descriptorpb.FileDescriptorProto) (public, weak map[int32]bool) {
+	public, weak = map[int32]bool{}, map[int32]bool{}
+	for _, i := range f.GetPublicDependency() {
+		public[i] = true
+	}
+	for _, i := range f.GetWeakDependency() {
+		weak[i] = true
+	}
+	return public, weak
 }
 
 // usedFiles returns the files that define what f refers to: the types of its fields,

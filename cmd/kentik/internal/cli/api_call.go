@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,11 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/gokentik/kentik/client"
-	"github.com/gokentik/kentik/internal/ctxio"
 )
-
-// maxRequest bounds what is read for one request.
-const maxRequest = 16 << 20
 
 func newAPICallCmd(g *Globals, opts ...client.Option) *cobra.Command {
 	var data string
@@ -100,43 +94,24 @@ func runAPICall(ctx context.Context, g *Globals, name string, r apiRequest, opts
 // readRequest returns the request's bytes and a name for where they came from: -d's
 // JSON, the file of -d @FILE, stdin for -d @-, or {} without -d.
 func (g *Globals) readRequest(ctx context.Context, r apiRequest) (data []byte, from string, err error) {
-	var (
-		src  io.Reader
-		name string
-	)
+	const want = "the request as a JSON object ({} for an empty request)"
 	switch {
 	case !r.given:
 		return []byte("{}"), "the empty request", nil
 	case r.data == "@-":
-		src, name = ctxio.Reader(ctx, g.Stdin), "stdin (-d @-)"
+		from = "stdin (-d @-)"
+		data, err = g.readJSONInput(ctx, "-", "-d", from, want)
 	case strings.HasPrefix(r.data, "@"):
-		file := r.data[1:]
-		name = "-d @" + file
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, "", usagef("-d: %w", err)
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			return nil, "", usagef("-d @%s is a directory: want a file holding the request in JSON", file)
-		}
-		src = f
+		from = "-d " + r.data
+		data, err = g.readJSONInput(ctx, r.data[1:], "-d", from, want)
 	default:
-		data, name = []byte(r.data), "-d"
+		from = "-d"
+		data, err = []byte(r.data), notEmpty([]byte(r.data), from, want)
 	}
-	if src != nil {
-		data, err = io.ReadAll(io.LimitReader(src, maxRequest+1))
-		if err != nil {
-			return nil, "", fmt.Errorf("read %s: %w", name, err)
-		}
+	if err != nil {
+		return nil, "", err
 	}
-	if len(data) > maxRequest {
-		return nil, "", usagef("%s: larger than %d MiB", name, maxRequest>>20)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, "", usagef("%s is empty: want the request as a JSON object ({} for an empty request)", name)
-	}
-	return data, name, nil
+	return data, from, nil
 }
 
 // invokeMethod calls fullMethod (described by md) with req on cc and gives each response

@@ -222,18 +222,10 @@ func wktError(md protoreflect.MessageDescriptor, raw json.RawMessage, path strin
 }
 
 // opaqueWKT reports whether md is a well-known type whose JSON form is not an object
-// of its fields (google.protobuf.Empty is an ordinary object).
+// of its fields: one of wktJSON's (google.protobuf.Empty is an ordinary object).
 func opaqueWKT(md protoreflect.MessageDescriptor) bool {
-	if md.ParentFile() == nil || md.ParentFile().Package() != "google.protobuf" {
-		return false
-	}
-	switch md.Name() {
-	case "Any", "Timestamp", "Duration", "FieldMask", "Struct", "ListValue", "Value",
-		"BoolValue", "BytesValue", "DoubleValue", "FloatValue", "Int32Value", "Int64Value",
-		"StringValue", "UInt32Value", "UInt64Value":
-		return true
-	}
-	return false
+	_, ok := wktJSON[md.FullName()]
+	return ok
 }
 
 // takesNull reports whether null is a value of fd rather than "unset" (protojson reads

@@ -215,19 +215,14 @@ func (g *Globals) apiURL() string {
 // GetInterface for id 0, which no interface has: NOT_FOUND (or INVALID_ARGUMENT)
 // means they were accepted.
 func (g *Globals) checkCredentials(ctx context.Context) error {
-	c, err := g.dialGRPC(ctx)
-	if err != nil {
+	return withInterfaces(ctx, g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) error {
+		_, err := ic.GetInterface(ctx, &ifacev1.GetInterfaceRequest{Id: "0"})
+		switch kentik.CodeOf(err) {
+		case codes.OK, codes.NotFound, codes.InvalidArgument:
+			return nil
+		}
 		return err
-	}
-	defer c.Close()
-	cctx, cancel := g.callContext(ctx)
-	defer cancel()
-	_, err = c.Interfaces().GetInterface(cctx, &ifacev1.GetInterfaceRequest{Id: "0"})
-	switch kentik.CodeOf(err) {
-	case codes.OK, codes.NotFound, codes.InvalidArgument:
-		return nil
-	}
-	return err
+	})
 }
 
 func newAuthStatusCmd(g *Globals) *cobra.Command {

@@ -12,12 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
@@ -220,23 +219,15 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 
 	var retries atomic.Int64
 	dialOpts := []client.Option{client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) })}
-	ms, err := startMetrics(g, o.metrics)
+	ms, job, metricsOpt, err := jobMetrics(g, o.metrics)
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
-	var job *kentikprom.JobMetrics
 	if ms != nil {
-		m, err := kentikprom.New(ms.reg)
-		if err != nil {
-			return err
-		}
-		if job, err = kentikprom.NewJobMetrics(ms.reg); err != nil {
-			return err
-		}
 		// The plan's size, before the first batch reports.
 		job.Observe(classify.Progress{Interfaces: plan.Interfaces, TotalRequests: plan.Requests()})
-		dialOpts = append(dialOpts, m.ClientOption())
+		dialOpts = append(dialOpts, metricsOpt)
 		fmt.Fprintf(g.Stderr, "classify: metrics on %s while the job runs\n", ms.URL())
 	}
 	c, err := g.dialGRPC(ctx, dialOpts...)
@@ -246,14 +237,7 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	defer c.Close()
 	r.Client = c.Interfaces()
 	r.Retries = retries.Load
-	pp := newProgressPrinter(g.Stderr, isTerminal(g.Stderr))
-	r.Progress = pp.Report
-	if job != nil {
-		r.Progress = func(p classify.Progress) {
-			job.Observe(p)
-			pp.Report(p)
-		}
-	}
+	r.Progress = jobProgress(newProgressPrinter(g.Stderr, g.terminal(g.Stderr)), job)
 	fmt.Fprintf(g.Stderr, "classify: %d interface%s in %d group%s, %d request%s of at most %d ids; policy %s (at least %s)\n",
 		plan.Interfaces, plural(plan.Interfaces), len(plan.Groups), plural(len(plan.Groups)), plan.Requests(), plural(plan.Requests()),
 		plan.BatchSize, policy, classify.Estimate(policy, plan.Requests(), 0).Round(time.Second))
@@ -285,10 +269,39 @@ func runClassify(ctx context.Context, g *Globals, o classifyFlags) error {
 	return runErr
 }
 
-// isTerminal reports whether w is a terminal (progress then redraws one line).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// jobMetrics starts the metrics server of --metrics-listen for a classify job, with the
+// client's metrics (the client takes opt), the job's and the extra collectors; all nil
+// without --metrics-listen.
+func jobMetrics(g *Globals, mf metricsFlags, extra ...prometheus.Collector) (*metricsServer, *kentikprom.JobMetrics, client.Option, error) {
+	ms, err := startMetrics(g, mf)
+	if ms == nil || err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := kentikprom.New(ms.reg)
+	var job *kentikprom.JobMetrics
+	if err == nil {
+		job, err = kentikprom.NewJobMetrics(ms.reg)
+	}
+	if err == nil {
+		err = ms.Register(extra...)
+	}
+	if err != nil {
+		ms.Close()
+		return nil, nil, nil, err
+	}
+	return ms, job, m.ClientOption(), nil
+}
+
+// jobProgress is a job's Runner.Progress: pp prints each report, and job, when set,
+// observes it.
+func jobProgress(pp *progressPrinter, job *kentikprom.JobMetrics) func(classify.Progress) {
+	if job == nil {
+		return pp.Report
+	}
+	return func(p classify.Progress) {
+		job.Observe(p)
+		pp.Report(p)
+	}
 }
 
 func plural(n int) string {
@@ -424,7 +437,7 @@ func (w *classificationWidths) of(c classify.Classification) int {
 
 // printSummary prints what a run (or a dry run) did.
 func printSummary(w io.Writer, s *classify.Summary) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	row("plan", "%s (%s, sha256 %.12s)", s.Plan, s.Format, s.PlanSHA256)
 	row("rows", "%d: %d interfaces, %d duplicates dropped, %d rejected", s.Rows, s.Interfaces, s.Duplicates, s.Rejected)

@@ -13,10 +13,9 @@ import (
 // dialGRPC builds the gRPC client from the resolved global flags: endpoint from
 // --grpc-endpoint or --region, --plaintext (loopback only), --ca-file, the credentials,
 // the --rate-limit policy, notices of long waits, and debug logs of every call with -v.
-// Nothing is
-// dialled until the first call. Commands apply --timeout to each call
-// themselves (see callContext).
-// Extra options (e.g. a retry observer) are applied after those.
+// Nothing is dialled until the first call. Commands apply --timeout to each call
+// themselves (see callContext). Extra options (e.g. a retry observer) are applied after
+// those.
 func (g *Globals) dialGRPC(ctx context.Context, extra ...client.Option) (*client.Client, error) {
 	n := g.notices()
 	limiter, err := g.limiter(ctx, g.endpoint(), kentik.ClassV6Admin) // the --rate-limit policy, timed

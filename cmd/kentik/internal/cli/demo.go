@@ -18,7 +18,6 @@ import (
 	"github.com/gokentik/kentik"
 	"github.com/gokentik/kentik/classify"
 	"github.com/gokentik/kentik/client"
-	"github.com/gokentik/kentik/kentikprom"
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/ratelimit"
 )
@@ -157,12 +156,13 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		client.WithCredentials(srv.Credentials()), client.WithRateLimit(policy),
 		client.WithOnRetry(func(kentik.RetryEvent) { retries.Add(1) }),
 	}
-	ms, job, err := demoMetrics(g, o.metrics, srv, &clientOpts)
+	ms, job, metricsOpt, err := jobMetrics(g, o.metrics, fakeCollector{srv: srv})
 	if err != nil {
 		return err
 	}
 	defer ms.Close()
 	if ms != nil {
+		clientOpts = append(clientOpts, metricsOpt)
 		fmt.Fprintf(out, "metrics (the client, the job and the fake) on %s while the demo runs\n\n", ms.URL())
 	}
 	c, err := client.New(ctx, clientOpts...)
@@ -170,22 +170,15 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		return err
 	}
 	defer c.Close()
-	pp := newProgressPrinter(g.Stderr, isTerminal(g.Stderr))
+	pp := newProgressPrinter(g.Stderr, g.terminal(g.Stderr))
 	pp.Every = time.Second
-	progress := pp.Report
-	if job != nil {
-		progress = func(p classify.Progress) {
-			job.Observe(p)
-			pp.Report(p)
-		}
-	}
 	r := &classify.Runner{
 		Client:     c.Interfaces(),
 		Policy:     policy,
 		Journal:    filepath.Join(dir, "plan.journal"),
 		FailedFile: filepath.Join(dir, "plan.failed"),
 		Verify:     true,
-		Progress:   progress,
+		Progress:   jobProgress(pp, job),
 		Retries:    retries.Load,
 		Logger:     g.Logger,
 
@@ -194,7 +187,7 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 	if desc := o.outage.String(); desc != "" {
 		fmt.Fprintf(out, "the fake will play an outage: %s\n\n", desc)
 	}
-	stopOutage := o.outage.start(srv, outageMode, pp.Say) // between the progress lines
+	stopOutage := o.outage.start(srv, outageMode, func(line string) { fmt.Fprintln(g.Stderr, line) }) // the console clears the status line first
 	s, runErr := r.Run(ctx, plan)
 	stopOutage()
 	st := srv.Stats()
@@ -260,30 +253,6 @@ func runDemo(ctx context.Context, g *Globals, o demoFlags) error {
 		return fmt.Errorf("demo: the fake handled %d ManualClassify calls for %d planned, %d in flight at most", handled, plan.Requests(), policy.Concurrency)
 	}
 	return nil
-}
-
-// demoMetrics starts the metrics server of --metrics-listen with the client's, the job's
-// and the fake's metrics, adding the client's option to opts; all nil without it.
-func demoMetrics(g *Globals, mf metricsFlags, srv *kentiktest.Server, opts *[]client.Option) (*metricsServer, *kentikprom.JobMetrics, error) {
-	ms, err := startMetrics(g, mf)
-	if ms == nil || err != nil {
-		return nil, nil, err
-	}
-	m, err := kentikprom.New(ms.reg)
-	if err != nil {
-		ms.Close()
-		return nil, nil, err
-	}
-	job, err := kentikprom.NewJobMetrics(ms.reg)
-	if err == nil {
-		err = ms.Register(fakeCollector{srv: srv})
-	}
-	if err != nil {
-		ms.Close()
-		return nil, nil, err
-	}
-	*opts = append(*opts, m.ClientOption())
-	return ms, job, nil
 }
 
 // writeDemoPlan writes a CSV plan giving each id a group of demoGroups in turn.

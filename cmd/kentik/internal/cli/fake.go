@@ -50,7 +50,9 @@ unless --responses DIR gives them a canned answer: a file DIR/SERVICE/METHOD.jso
 method, the response in protobuf JSON, e.g.
 DIR/kentik.device.v202308beta1.DeviceService/GetDevice.json. The HTTP listener also
 serves Kentik's v6 REST mapping of every service (the paths of Kentik's REST reference,
-such as GET /interface/v202108alpha1/interfaces), with the same headers and limits. It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
+such as GET /interface/v202108alpha1/interfaces), with the same headers and limits.
+
+It accepts only the credentials given by --email/--token (or KENTIK_EMAIL /
 KENTIK_API_TOKEN), falling back to the fake's built-in local ones, and enforces
 --rate-limit the way Kentik does: over the limits, RESOURCE_EXHAUSTED or HTTP 429 with a
 retry delay; beyond soft limits, delayed answers.
@@ -173,16 +175,26 @@ func (o outageFlags) start(srv *kentiktest.Server, mode kentiktest.OutageMode, s
 	}
 }
 
-// fakeCheckListen checks a listen address, HOST:PORT with a port from 0 to 65535, and
-// unless anyHost refuses one that is not a loopback address. An empty host (":9090")
-// listens everywhere and is refused too.
-func fakeCheckListen(flag, addr string, anyHost bool) error {
+// checkListenAddr checks the address of a --FLAG to listen on, HOST:PORT with a port
+// from 0 to 65535, and returns its host.
+func checkListenAddr(flag, addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("--%s %q: want HOST:PORT: %v", flag, addr, err)
+		return "", usagef("--%s %q: want HOST:PORT: %v", flag, addr, err)
 	}
 	if err := checkPort(port, 0); err != nil {
-		return &UsageError{Err: fmt.Errorf("--%s %q: %w", flag, addr, err)}
+		return "", &UsageError{Err: fmt.Errorf("--%s %q: %w", flag, addr, err)}
+	}
+	return host, nil
+}
+
+// fakeCheckListen checks a listen address (checkListenAddr) and, unless anyHost, refuses
+// one that is not a loopback address. An empty host (":9090") listens everywhere and is
+// refused too.
+func fakeCheckListen(flag, addr string, anyHost bool) error {
+	host, err := checkListenAddr(flag, addr)
+	if err != nil {
+		return err
 	}
 	if anyHost || kentik.IsLoopbackHost(host) {
 		return nil

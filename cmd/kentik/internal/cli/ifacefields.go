@@ -118,9 +118,14 @@ func setField(m *ifacev1.Interface, assignment string) (protoreflect.FieldDescri
 	return fd, nil
 }
 
-// scalarValue reads s as a value of the singular, non-message field fd.
+// scalarValue reads s as a value of the singular, non-message field fd. An empty value
+// (blanks only, for a field that is not a string) is the field's zero value, which
+// clears it.
 func scalarValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
 	t := strings.TrimSpace(s)
+	if t == "" && fd.Kind() != protoreflect.StringKind {
+		return fd.Default(), nil
+	}
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(s), nil
@@ -369,5 +374,5 @@ func lenientSingle(fd protoreflect.FieldDescriptor, raw json.RawMessage) (json.R
 // isObjectMessage reports whether fd holds a message written as a JSON object: not one
 // of the well-known types with a JSON form of their own (Timestamp, Duration, ...).
 func isObjectMessage(fd protoreflect.FieldDescriptor) bool {
-	return fd.Kind() == protoreflect.MessageKind && fd.Message().ParentFile().Package() != "google.protobuf"
+	return fd.Kind() == protoreflect.MessageKind && !opaqueWKT(fd.Message())
 }

@@ -114,14 +114,11 @@ func (o listFlags) filter() (*ifacev1.InterfaceFilter, error) {
 }
 
 func runInterfacesList(ctx context.Context, g *Globals, filter *ifacev1.InterfaceFilter) error {
-	c, err := g.dialGRPC(ctx)
-	if err != nil {
+	var resp *ifacev1.ListInterfaceResponse
+	err := withInterfaces(ctx, g, func(ctx context.Context, ic ifacev1.InterfaceServiceClient) (err error) {
+		resp, err = ic.ListInterface(ctx, &ifacev1.ListInterfaceRequest{Filters: filter})
 		return err
-	}
-	defer c.Close()
-	cctx, cancel := g.callContext(ctx)
-	defer cancel()
-	resp, err := c.Interfaces().ListInterface(cctx, &ifacev1.ListInterfaceRequest{Filters: filter})
+	})
 	if err != nil {
 		return err
 	}
@@ -240,40 +237,60 @@ func withInterfaces(ctx context.Context, g *Globals, call func(context.Context, 
 	return call(cctx, c.Interfaces())
 }
 
-// maxInterfaceFile bounds what is read for one interface.
-const maxInterfaceFile = 16 << 20
+// maxJSONInput bounds the JSON document a flag gives (an interface, a request).
+const maxJSONInput = 16 << 20
 
-// readInterface reads an Interface as protojson from file, or stdin for "-".
-func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Interface, error) {
-	var (
-		r    io.Reader
-		name = file
-	)
-	switch file {
-	case "":
-		return nil, usagef("--file is required (a JSON file, or - for stdin)")
-	case "-":
-		r, name = ctxio.Reader(ctx, g.Stdin), "stdin"
-	default:
-		f, err := os.Open(file)
+// readJSONInput reads the JSON document in the file at path, or on stdin for "-", at
+// most maxJSONInput bytes, and refuses an empty one. flag names the flag in the error of
+// a file that cannot be opened, name the input in the other messages ("stdin", "-d
+// @FILE"), and want says what the document should be.
+func (g *Globals) readJSONInput(ctx context.Context, path, flag, name, want string) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		cr := ctxio.Reader(ctx, g.Stdin)
+		defer cr.Close()
+		r = cr
+	} else {
+		f, err := os.Open(path)
 		if err != nil {
-			return nil, &UsageError{Err: fmt.Errorf("--file: %w", err)}
+			return nil, &UsageError{Err: fmt.Errorf("%s: %w", flag, err)}
 		}
 		defer f.Close()
 		if st, err := f.Stat(); err == nil && st.IsDir() {
-			return nil, usagef("--file %s is a directory: want an Interface in JSON form", file)
+			return nil, usagef("%s is a directory: want a file holding %s", name, want)
 		}
 		r = f
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxInterfaceFile+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxJSONInput+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > maxInterfaceFile {
-		return nil, usagef("%s: larger than %d MiB", name, maxInterfaceFile>>20)
+	if len(data) > maxJSONInput {
+		return nil, usagef("%s: larger than %d MiB", name, maxJSONInput>>20)
 	}
+	return data, notEmpty(data, name, want)
+}
+
+// notEmpty refuses JSON input that holds nothing but blanks.
+func notEmpty(data []byte, name, want string) error {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, usagef("%s is empty: want an Interface in JSON form, e.g. {\"deviceId\":\"1001\",\"snmpId\":\"12\"}", name)
+		return usagef("%s is empty: want %s", name, want)
+	}
+	return nil
+}
+
+// readInterface reads an Interface as protojson from file, or stdin for "-".
+func readInterface(ctx context.Context, g *Globals, file string) (*ifacev1.Interface, error) {
+	if file == "" {
+		return nil, usagef("--file is required (a JSON file, or - for stdin)")
+	}
+	name := file
+	if file == "-" {
+		name = "stdin"
+	}
+	data, err := g.readJSONInput(ctx, file, "--file", name, `an Interface in JSON form, e.g. {"deviceId":"1001","snmpId":"12"}`)
+	if err != nil {
+		return nil, err
 	}
 	// Enum values are read as leniently as in plans and flags ("transit", "paid-pni").
 	if data, err = lenientEnums(interfaceDesc, data); err != nil {

@@ -40,12 +40,9 @@ func (m metricsFlags) check() error {
 		}
 		return nil
 	}
-	host, port, err := net.SplitHostPort(m.listen)
+	host, err := checkListenAddr("metrics-listen", m.listen)
 	if err != nil {
-		return usagef("--metrics-listen %q: want HOST:PORT: %v", m.listen, err)
-	}
-	if err := checkPort(port, 0); err != nil {
-		return &UsageError{Err: fmt.Errorf("--metrics-listen %q: %w", m.listen, err)}
+		return err
 	}
 	if !m.listenAny && !kentik.IsLoopbackHost(host) {
 		return usagef("--metrics-listen %q is not a loopback address; metrics are served on 127.0.0.1 or ::1 unless you pass --metrics-listen-any", m.listen)
@@ -127,9 +124,9 @@ func (s *metricsServer) Close() {
 	<-s.done
 }
 
-// fakeCollector exports what `kentik fake` saw, per API (api="grpc" for the gRPC
-// InterfaceService, "v5" for the V5 REST API), read from kentiktest's Stats at each
-// scrape.
+// fakeCollector exports what `kentik fake` saw, per API (api="grpc" for the v6
+// services, over gRPC and the REST mapping; "v5" for the V5 REST API), read from
+// kentiktest's Stats at each scrape.
 type fakeCollector struct {
 	srv *kentiktest.Server
 }
@@ -138,7 +135,7 @@ var (
 	fakeRequests = prometheus.NewDesc("kentik_fake_requests_total",
 		"Calls the fake received, rejected ones included, by API and method.", []string{"api", "method"}, nil)
 	fakeRejections = prometheus.NewDesc("kentik_fake_rejections_total",
-		`Calls the fake refused, by API and reason ("rate-limit", "concurrency", "unauthenticated", "fault", "canceled").`, []string{"api", "reason"}, nil)
+		`Calls the fake refused, by API and reason ("rate-limit", "concurrency", "unauthenticated", "fault", "canceled", "outage").`, []string{"api", "reason"}, nil)
 	fakeDelayed = prometheus.NewDesc("kentik_fake_delayed_total",
 		"Calls the fake answered late because they were beyond a soft limit.", []string{"api"}, nil)
 	fakeMaxInFlight = prometheus.NewDesc("kentik_fake_max_in_flight_calls",

@@ -77,8 +77,8 @@ func (n *notifier) answerWait(method string, d time.Duration) {
 }
 
 // retryWait notes a retry after Kentik refused a call for the rate limit. The retry
-// waits out Kentik's push-back in the limiter before it is sent (RetryEvent.Wait is
-// not filled in by the clients, so the notice cannot say for how long).
+// waits out Kentik's push-back in the limiter before it is sent (the gRPC client leaves
+// RetryEvent.Wait zero, so the notice does not say for how long).
 func (n *notifier) retryWait(e kentik.RetryEvent) {
 	if e.Code != codes.ResourceExhausted {
 		return
@@ -134,6 +134,10 @@ func (t *noticeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.n.answerWait(req.Method+" "+req.URL.Path, time.Since(start))
 	return resp, err
 }
+
+// CloseIdleConnections forwards to the base transport, so that the adapter's Close
+// reaches it.
+func (t *noticeTransport) CloseIdleConnections() { closeIdle(t.base) }
 
 // notices returns the run's notifier, made on first use.
 func (g *Globals) notices() *notifier {

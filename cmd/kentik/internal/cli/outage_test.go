@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -48,17 +49,19 @@ func TestProgressOutage(t *testing.T) {
 	}
 	// A terminal redraws its line with the outage's state.
 	b.Reset()
-	pp = newProgressPrinter(&b, true)
+	stderr := newConsole(&b)
+	pp = newProgressPrinter(stderr, true)
 	pp.Report(during)
 	if !strings.Contains(b.String(), "\r\x1b[Kclassify: Kentik unreachable for 35 s, retrying every 8 s") {
 		t.Errorf("tty: %q", b.String())
 	}
-	// A line of its own (the demo's outage messages) clears the status line first.
+	// A line of its own on stderr (the demo's outage messages) clears the status line
+	// first.
 	b.Reset()
-	pp.Say("kentik fake: outage over")
-	pp.Say("again")
+	fmt.Fprintln(stderr, "kentik fake: outage over")
+	fmt.Fprintln(stderr, "again")
 	if b.String() != "\r\x1b[Kkentik fake: outage over\nagain\n" {
-		t.Errorf("tty, Say: %q", b.String())
+		t.Errorf("tty, another line: %q", b.String())
 	}
 	for d, want := range map[time.Duration]string{400 * time.Millisecond: "0.4 s", time.Second: "1 s", 9960 * time.Millisecond: "10 s", 35 * time.Second: "35 s", 10 * time.Minute: "600 s"} {
 		if got := seconds(d); got != want {

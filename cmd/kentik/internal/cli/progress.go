@@ -13,15 +13,16 @@ import (
 // progressPrinter renders a classify job's progress reports. On a terminal it redraws
 // one status line (at most ten times a second); otherwise it writes a log line every
 // Every, and at once when Kentik becomes unreachable or reachable again. Its Report
-// method is the job's classify.Runner.Progress.
+// method is the job's classify.Runner.Progress. It writes through a console (W itself
+// when W is the command's stderr), so that other lines do not land on its status line.
 type progressPrinter struct {
 	W     io.Writer
 	TTY   bool          // redraw one line (stderr is a terminal)
 	Every time.Duration // between log lines when not a TTY; 0 means 10 s
 
 	mu   sync.Mutex
+	out  *console // W as a console, made on first use
 	last time.Time
-	drew bool
 	// outageBase is the job's outage time when the outage under way began (the
 	// Unreachable of the previous report tells that one is under way).
 	outageBase  time.Duration
@@ -45,11 +46,14 @@ func (pp *progressPrinter) Report(p classify.Progress) {
 	if pp.TTY {
 		every = 100 * time.Millisecond
 	}
+	if pp.out == nil {
+		pp.out = newConsole(pp.W)
+	}
 	line, event := pp.outageLine(p)
 	if event && !pp.TTY {
 		// Kentik went away or came back: say so now, not at the next log line.
 		pp.last = now
-		fmt.Fprintln(pp.W, line)
+		fmt.Fprintln(pp.out, line)
 		return
 	}
 	if !p.Final && !pp.last.IsZero() && now.Sub(pp.last) < every {
@@ -68,27 +72,10 @@ func (pp *progressPrinter) Report(p classify.Progress) {
 		line = formatProgress(p)
 	}
 	if pp.TTY {
-		fmt.Fprintf(pp.W, "\r\x1b[K%s", line)
-		pp.drew = true
-		if p.Final {
-			fmt.Fprintln(pp.W)
-			pp.drew = false
-		}
+		pp.out.drawStatus(line, p.Final)
 		return
 	}
-	fmt.Fprintln(pp.W, line)
-}
-
-// Say writes a line of its own between the progress lines (clearing the status line on
-// a terminal), safely from any goroutine.
-func (pp *progressPrinter) Say(line string) {
-	pp.mu.Lock()
-	defer pp.mu.Unlock()
-	if pp.drew {
-		fmt.Fprint(pp.W, "\r\x1b[K")
-		pp.drew = false
-	}
-	fmt.Fprintln(pp.W, line)
+	fmt.Fprintln(pp.out, line)
 }
 
 // outageLine returns the line for a report during an outage, or the one that says it

@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // execute runs the command with args on g's streams and returns the exit code.
 func (g *Globals) execute(ctx context.Context, args []string) int {
+	g.Stderr = newConsole(g.Stderr) // one lock for every writer of stderr
 	stdin, stdout, stderr := g.Stdin, g.Stdout, g.Stderr
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -144,6 +145,7 @@ func (g *Globals) execute(ctx context.Context, args []string) int {
 func (g *Globals) flagHints(err error) []string {
 	var hints []string
 	var batchSize *classify.BatchSizeMismatchError
+	plaintext := g.plaintextHint(err)
 	switch code := kentik.CodeOf(err); {
 	case errors.Is(err, kentik.ErrMissingCredentials):
 		hints = append(hints, "run kentik auth login once, or give --email and --token-file (or set KENTIK_EMAIL and KENTIK_API_TOKEN)")
@@ -168,11 +170,11 @@ func (g *Globals) flagHints(err error) []string {
 		hints = append(hints, "run the plan the --journal was written for, or give a new --journal")
 	case errors.Is(err, redislimit.ErrUnavailable):
 		hints = append(hints, fmt.Sprintf("the Redis of the shared limiter (%s, from %s) could not be reached: check that it runs and is reachable, or add --limiter-fallback to go on with this process's own limiter", redislimit.RedactURL(g.Limiter), g.source("limiter")))
-	case code == codes.Unavailable && g.plaintextHint(err) == "":
+	case code == codes.Unavailable && plaintext == "":
 		hints = append(hints, "check the network, --region and --grpc-endpoint (or --api-url for V5 commands)")
 	}
-	if h := g.plaintextHint(err); h != "" {
-		hints = append(hints, h)
+	if plaintext != "" {
+		hints = append(hints, plaintext)
 	}
 	if errors.Is(err, kentik.ErrPlaintextNotLoopback) {
 		hints = append(hints, fmt.Sprintf("plaintext was asked for by %s, and the endpoint %s by %s", g.source("plaintext"), g.endpoint(), g.sourceOr("grpc-endpoint", "region "+g.Region)))
@@ -216,8 +218,9 @@ func newRoot(g *Globals) *cobra.Command {
 		},
 	}
 	// --version prints what `kentik version` prints.
-	root.Version = currentVersion().Version
-	root.SetVersionTemplate(currentVersion().String())
+	v := currentVersion()
+	root.Version = v.Version
+	root.SetVersionTemplate(v.String())
 	root.SetFlagErrorFunc(flagError)
 	f := root.PersistentFlags()
 	f.StringVar(&g.Email, "email", "", "Kentik user email (env KENTIK_EMAIL, then KTAPI_AUTH_EMAIL)")

@@ -280,10 +280,12 @@ func (g *Globals) check(cmd *cobra.Command) error {
 	}
 	if g.Limiter != "" {
 		// A bad URL is a usage error now, before any call (the Redis is reached only
-		// when a command makes its first client).
-		if _, err := redislimit.Client(g.Limiter, nil); err != nil {
+		// when a command makes its first client, which limiterFactory makes again).
+		rdb, err := redislimit.Client(g.Limiter, nil)
+		if err != nil {
 			return &UsageError{Err: fmt.Errorf("%s: %w", g.source("limiter"), err)}
 		}
+		_ = rdb.Close()
 	}
 	if g.CAFile != "" {
 		if g.tlsConfig, err = loadCAFile(g.CAFile); err != nil {

@@ -86,12 +86,14 @@ func (g *Globals) dialV5(ctx context.Context) (*mykentik.Client, error) {
 	return c, nil
 }
 
-// withV5 runs f with the V5 adapter and a context bounded by --timeout.
+// withV5 runs f with the V5 adapter and a context bounded by --timeout, and closes the
+// adapter (its idle connections) after.
 func withV5(cmd *cobra.Command, g *Globals, f func(ctx context.Context, c *mykentik.Client) error) error {
 	c, err := g.dialV5(cmd.Context())
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	ctx, cancel := g.callContext(cmd.Context())
 	defer cancel()
 	return f(ctx, c)
@@ -286,4 +288,15 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.log.Debug("V5 request", append(attrs, "status", resp.StatusCode)...)
 	return resp, nil
+}
+
+// CloseIdleConnections forwards to the wrapped transport, so that the adapter's Close
+// reaches it.
+func (t *logTransport) CloseIdleConnections() { closeIdle(t.base) }
+
+// closeIdle closes the idle connections of rt when it has a way to.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }

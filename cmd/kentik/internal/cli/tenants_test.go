@@ -2,8 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gokentik/kentik/kentiktest"
 	"github.com/gokentik/kentik/mykentik"
@@ -152,5 +157,36 @@ func TestTenantsVerbose(t *testing.T) {
 	}
 	if strings.Contains(errOut, srv.Credentials().Token) {
 		t.Errorf("the token is in the log:\n%s", errOut)
+	}
+}
+
+// A V5 command leaves no connection open behind it: it closes the adapter, and the
+// command's own transports pass the close on to the connections (they would otherwise
+// stay idle, with their goroutines, for the transport's 90 s).
+func TestTenantsCommandClosesItsConnections(t *testing.T) {
+	srv, env := startTenantsFake(t)
+	var open atomic.Int64
+	hs := httptest.NewUnstartedServer(srv.V5Handler())
+	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	hs.Start()
+	defer hs.Close()
+	env["KENTIK_API_URL"] = hs.URL + kentiktest.V5Prefix
+	for _, verbose := range []string{"--verbose=false", "-v"} {
+		if code, _, errOut := runKentik(t, env, nil, verbose, "tenants", "list"); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for i := 0; open.Load() != 0; i++ {
+			if i == 500 {
+				t.Fatalf("%s: %d connections still open after the command ended", verbose, open.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

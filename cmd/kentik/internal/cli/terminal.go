@@ -17,6 +17,9 @@ const maxAnswer = 4096
 // terminal reports whether f (one of the Globals' streams) is a terminal. Tests decide
 // it with Globals.isTerminal.
 func (g *Globals) terminal(f any) bool {
+	if c, ok := f.(*console); ok {
+		f = c.w
+	}
 	if g.isTerminal != nil {
 		return g.isTerminal(f)
 	}

@@ -78,12 +78,17 @@ func TestUpdateSet(t *testing.T) {
 	if !sameExcept(before, after, "provider", "connectivity_type", "network_boundary", "snmp_speed") {
 		t.Errorf("other fields changed:\nbefore %v\nafter  %v", before, after)
 	}
-	// An empty value clears the field.
-	if code, _, stderr := runCLI(t, srv, "", "interfaces", "update", before.GetId(), "--set", "snmp_alias="); code != ExitOK {
+	// An empty value clears the field, whatever its kind.
+	if code, _, stderr := runCLI(t, srv, "", "interfaces", "update", before.GetId(), "--set", "snmp_alias=",
+		"--set", "connectivity_type=", "--set", "snmp_speed= "); code != ExitOK {
 		t.Fatalf("clear: exit %d\n%s", code, stderr)
 	}
-	if it, _ := srv.Interface(before.GetId()); it.GetSnmpAlias() != "" || it.GetInterfaceDescription() != before.GetInterfaceDescription() {
-		t.Errorf("after clearing snmp_alias: %v", it)
+	it, _ := srv.Interface(before.GetId())
+	if it.GetSnmpAlias() != "" || it.GetConnectivityType() != ifacev1.ConnectivityType_CONNECTIVITY_TYPE_UNSPECIFIED || it.GetSnmpSpeed() != 0 {
+		t.Errorf("after clearing snmp_alias, connectivity_type and snmp_speed: %v", it)
+	}
+	if !sameExcept(after, it, "snmp_alias", "connectivity_type", "snmp_speed") {
+		t.Errorf("other fields changed:\nbefore %v\nafter  %v", after, it)
 	}
 }
 
