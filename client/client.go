@@ -207,21 +207,14 @@ func (s *settings) limiterFor(ctx context.Context, place, email, class string, l
 		if p != nil {
 			pol = *p
 		}
-		if err := pol.Validate(); err != nil {
-			return nil, fmt.Errorf("kentik: rate-limit policy of class %s: %w", class, err)
+		made, err := ratelimit.ForAccount(ctx, s.factory, place, email, class, pol)
+		if err != nil {
+			return nil, fmt.Errorf("kentik: limiter of class %s: %w", class, err)
 		}
-		if s.factory != nil {
-			fl, err := s.factory(ctx, email, class, pol)
-			if err != nil {
-				return nil, fmt.Errorf("kentik: limiter of class %s: %w", class, err)
-			}
-			if c, ok := fl.(io.Closer); ok {
-				s.owned = append(s.owned, c)
-			}
-			l = fl
-		} else {
-			l = ratelimit.Shared(ratelimit.AccountKey(place, email, class), pol)
+		if c, ok := made.(io.Closer); ok && s.factory != nil {
+			s.owned = append(s.owned, c)
 		}
+		l = made
 	}
 	return ratelimit.HonourPushBack(l, rp.MaxPushBack), nil
 }

@@ -260,27 +260,19 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		rp = s.retry.WithDefaults()
 	}
 	limiter := s.limiter
+	var owned io.Closer // a limiter the factory made, closed with the client
 	if limiter == nil {
 		p := ratelimit.Admin
 		if s.policy != nil {
 			p = *s.policy
 		}
-		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("mykentik: rate-limit policy: %w", err)
+		limiter, err = ratelimit.ForAccount(ctx, s.factory, place, creds.Email, kentik.ClassV5Admin, p)
+		if err != nil {
+			return nil, fmt.Errorf("mykentik: limiter: %w", err)
 		}
-		if s.factory != nil {
-			fl, err := s.factory(ctx, creds.Email, "v5-admin", p)
-			if err != nil {
-				return nil, fmt.Errorf("mykentik: limiter: %w", err)
-			}
-			limiter = fl
-		} else {
-			limiter = ratelimit.Shared(ratelimit.AccountKey(place, creds.Email, "v5-admin"), p)
+		if c, ok := limiter.(io.Closer); ok && s.factory != nil {
+			owned = c
 		}
-	}
-	owned, _ := limiter.(io.Closer)
-	if s.limiter != nil {
-		owned = nil // the caller's own
 	}
 	gate := ratelimit.HonourPushBack(limiter, rp.MaxPushBack)
 

@@ -517,3 +517,17 @@ var _ Pusher = (*limiter)(nil)
 // account whatever its region or endpoint (unlike the key of Shared, see AccountKey), and
 // closes the limiters it made that are io.Closers when it is closed.
 type Factory func(ctx context.Context, account, class string, p Policy) (Limiter, error)
+
+// ForAccount returns the limiter of one class of an account's calls under p: the one f
+// makes when f is not nil (a limiter shared beyond the process), else the process's
+// shared one (Shared under AccountKey(place, email, class)). An invalid p is refused
+// before anything is made. Both clients and the command get their limiters here.
+func ForAccount(ctx context.Context, f Factory, place, email, class string, p Policy) (Limiter, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if f != nil {
+		return f(ctx, email, class, p)
+	}
+	return Shared(AccountKey(place, email, class), p), nil
+}

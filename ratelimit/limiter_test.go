@@ -887,3 +887,24 @@ func TestSharedKeepsStateWhenUnheld(t *testing.T) {
 	}
 	_ = held
 }
+
+// ForAccount refuses a bad policy before anything is made, asks the factory when there is
+// one, and otherwise hands out the process's shared limiter of the account's class.
+func TestForAccount(t *testing.T) {
+	var asked []string
+	made := New(Admin)
+	f := func(_ context.Context, account, class string, _ Policy) (Limiter, error) {
+		asked = append(asked, account+"|"+class)
+		return made, nil
+	}
+	if _, err := ForAccount(context.Background(), f, "us", "a@example.com", "v6-admin", Policy{Concurrency: -1}); err == nil || len(asked) != 0 {
+		t.Fatalf("bad policy: %v, factory asked %v", err, asked)
+	}
+	if l, err := ForAccount(context.Background(), f, "us", "a@example.com", "v6-admin", Admin); err != nil || l != made || len(asked) != 1 || asked[0] != "a@example.com|v6-admin" {
+		t.Fatalf("factory: %v %v %v", l, err, asked)
+	}
+	a, err := ForAccount(context.Background(), nil, "us", "b@example.com", "v5-admin", Admin)
+	if err != nil || a != Shared(AccountKey("us", " B@example.com ", "v5-admin"), Admin) {
+		t.Fatalf("shared: %v", err)
+	}
+}

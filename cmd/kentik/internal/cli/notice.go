@@ -156,18 +156,12 @@ func (g *Globals) limiter(ctx context.Context, place, class string) (ratelimit.L
 	if err != nil {
 		return nil, err
 	}
-	var inner ratelimit.Limiter
-	if factory != nil {
-		l, err := factory(ctx, g.Email, class, g.Policy())
-		if err != nil {
-			return nil, err
-		}
-		if c, ok := l.(io.Closer); ok {
-			g.closeOnExit(c)
-		}
-		inner = l
-	} else {
-		inner = ratelimit.Shared(ratelimit.AccountKey(place, g.Email, class), g.Policy())
+	inner, err := ratelimit.ForAccount(ctx, factory, place, g.Email, class, g.Policy())
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := inner.(io.Closer); ok && factory != nil {
+		g.closeOnExit(c)
 	}
 	return &noticeLimiter{inner: inner, n: g.notices()}, nil
 }
